@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: MIT
+#
+# Top-level driver for the Meson build. Meson does the compiling; this file
+# owns the configuration (Kconfig through Debian's python3-kconfiglib), the
+# build directories and the two commands README gives: `make demo` and
+# `make check`.
+
+PYTHON      ?= /usr/bin/python3
+KCONFIG_CONFIG ?= .config
+export KCONFIG_CONFIG
+
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+BUILD_TSAN  ?= build-tsan
+MESON_FLAGS ?=
+
+Q := $(if $(V),,@)
+
+.PHONY: all build deps defconfig menuconfig olddefconfig savedefconfig \
+	check check-fast demo bench clean distclean help
+
+all: build
+
+help:
+	@echo "make demo          install dependencies, build, run the demo"
+	@echo "make check         install dependencies, build, run every test"
+	@echo "make               build ($(BUILD)/)"
+	@echo "make defconfig     configure from configs/defconfig"
+	@echo "make menuconfig    edit the configuration"
+	@echo "make olddefconfig  update .config, new options at their defaults"
+	@echo "make check-fast    run the tests of the plain build only"
+
+deps:
+	$(Q)sh tools/install-deps.sh
+
+# A fresh checkout has no .config: start from the default one.
+$(KCONFIG_CONFIG):
+	$(Q)$(PYTHON) -m defconfig --kconfig Kconfig configs/defconfig
+
+defconfig:
+	$(Q)$(PYTHON) -m defconfig --kconfig Kconfig configs/defconfig
+
+menuconfig:
+	$(Q)$(PYTHON) -m menuconfig Kconfig
+
+olddefconfig:
+	$(Q)$(PYTHON) -m olddefconfig Kconfig
+
+savedefconfig:
+	$(Q)$(PYTHON) -m savedefconfig --kconfig Kconfig --out defconfig
+
+cfg = $(shell grep -q '^CONFIG_$(1)=y' $(KCONFIG_CONFIG) 2>/dev/null && echo y)
+
+# setup-builddir DIR EXTRA-MESON-ARGS
+define setup-builddir
+	$(Q)if [ ! -f $(1)/build.ninja ]; then \
+		meson setup $(1) -Dkconfig=$(abspath $(KCONFIG_CONFIG)) $(2) $(MESON_FLAGS); \
+	fi
+endef
+
+build: $(KCONFIG_CONFIG)
+	$(call setup-builddir,$(BUILD),--buildtype=debugoptimized)
+	$(Q)ninja -C $(BUILD)
+
+build-asan: $(KCONFIG_CONFIG)
+	$(call setup-builddir,$(BUILD_ASAN),--buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false)
+	$(Q)ninja -C $(BUILD_ASAN)
+
+build-tsan: $(KCONFIG_CONFIG)
+	$(call setup-builddir,$(BUILD_TSAN),--buildtype=debug -Db_sanitize=thread -Db_lundef=false)
+	$(Q)ninja -C $(BUILD_TSAN)
+
+CHECK_BUILDS = build $(if $(call cfg,SANITIZERS),build-asan) $(if $(call cfg,TSAN),build-tsan)
+
+check: deps $(KCONFIG_CONFIG)
+	$(Q)$(MAKE) --no-print-directory $(CHECK_BUILDS)
+	$(Q)sh scripts/run-tests.sh $(KCONFIG_CONFIG) $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+
+check-fast: build
+	$(Q)sh scripts/run-tests.sh --plain $(KCONFIG_CONFIG) $(BUILD)
+
+demo: deps build
+	$(Q)$(BUILD)/tools/hetmem/hetmem demo
+
+clean:
+	$(Q)rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+
+distclean: clean
+	$(Q)rm -f $(KCONFIG_CONFIG) $(KCONFIG_CONFIG).old
