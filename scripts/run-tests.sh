@@ -28,8 +28,12 @@ run() {
 	base=$2
 	shift 2
 	echo "=== $base ($dir) ==="
+	rm -f "$dir/meson-logs/$base".json "$dir/meson-logs/$base"-*.json
 	meson test -C "$dir" --num-processes 2 --print-errorlogs --logbase "$base" "$@" || status=1
-	logs="$logs $dir/meson-logs/$base.json"
+	# With --wrapper, meson appends the wrapper's name to the log's base name.
+	for log in "$dir/meson-logs/$base".json "$dir/meson-logs/$base"-*.json; do
+		[ -f "$log" ] && logs="$logs $log"
+	done
 }
 
 run "$build" plain
