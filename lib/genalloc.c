@@ -37,7 +37,7 @@
 #include "lib/genalloc.h"
 
 #define BITS_PER_WORD 64
-#define NO_BIT SIZE_MAX
+#define NO_BIT	      SIZE_MAX
 
 struct gen_pool_chunk {
 	struct gen_pool_chunk *next; /* written once, with a release store */
@@ -66,8 +66,6 @@ static struct gen_pool_chunk *chunk_next(struct gen_pool_chunk *const *link)
 {
 	return __atomic_load_n(link, __ATOMIC_ACQUIRE);
 }
-
-#define for_each_chunk(c, pool) for (c = chunk_next(&(pool)->first); c; c = chunk_next(&c->next))
 
 static bool test_bit(const uint64_t *map, size_t bit)
 {
@@ -156,7 +154,7 @@ static struct gen_pool_chunk *find_chunk(struct gen_pool *pool, uintptr_t addr)
 {
 	struct gen_pool_chunk *c;
 
-	for_each_chunk(c, pool)
+	for (c = chunk_next(&pool->first); c; c = chunk_next(&c->next))
 		if (addr >= c->start && addr < c->end)
 			return c;
 	return NULL;
@@ -227,7 +225,7 @@ int gen_pool_add_owner(struct gen_pool *pool, uintptr_t virt, uint64_t phys, siz
 	c->starts = c->map + nwords;
 
 	pthread_mutex_lock(&pool->lock);
-	for_each_chunk(other, pool) {
+	for (other = chunk_next(&pool->first); other; other = chunk_next(&other->next)) {
 		if (virt < other->end && other->start < c->end) {
 			pthread_mutex_unlock(&pool->lock);
 			free(c);
@@ -256,7 +254,7 @@ uintptr_t gen_pool_alloc_owner(struct gen_pool *pool, size_t size, void **owner)
 	nr = size_to_bits(pool, size);
 
 	pthread_mutex_lock(&pool->lock);
-	for_each_chunk(c, pool) {
+	for (c = chunk_next(&pool->first); c; c = chunk_next(&c->next)) {
 		/* the free count alone turns full chunks away without a scan */
 		if (c->free_bits < nr)
 			continue;
@@ -379,6 +377,6 @@ void gen_pool_for_each_chunk(struct gen_pool *pool, gen_pool_chunk_fn fn, void *
 {
 	struct gen_pool_chunk *c;
 
-	for_each_chunk(c, pool)
+	for (c = chunk_next(&pool->first); c; c = chunk_next(&c->next))
 		fn(pool, c->start, c->phys, c->end - c->start, c->owner, data);
 }

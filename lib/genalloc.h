@@ -38,8 +38,8 @@ struct gen_pool;
  * @owner: the cookie given to gen_pool_add_owner()
  * @data: the argument given to gen_pool_for_each_chunk()
  */
-typedef void (*gen_pool_chunk_fn)(struct gen_pool *pool, uintptr_t virt, uint64_t phys,
-				  size_t size, void *owner, void *data);
+typedef void (*gen_pool_chunk_fn)(struct gen_pool *pool, uintptr_t virt, uint64_t phys, size_t size,
+				  void *owner, void *data);
 
 /**
  * gen_pool_create - create an empty pool
@@ -78,8 +78,8 @@ __internal void gen_pool_destroy(struct gen_pool *pool);
  * of the address space, or if the range overlaps a chunk already added;
  * -ENOMEM if the chunk's bitmaps cannot be allocated.
  */
-__internal int gen_pool_add_owner(struct gen_pool *pool, uintptr_t virt, uint64_t phys,
-				  size_t size, void *owner);
+__internal int gen_pool_add_owner(struct gen_pool *pool, uintptr_t virt, uint64_t phys, size_t size,
+				  void *owner);
 
 /**
  * gen_pool_add - add a chunk with no owner cookie

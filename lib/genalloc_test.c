@@ -18,10 +18,10 @@
 #include <hetmem/log.h>
 #include "lib/genalloc.h"
 
-#define ORDER 6
+#define ORDER	6
 #define GRANULE ((size_t)1 << ORDER)
-#define BASE ((uintptr_t)0x100000)
-#define PHYS ((uint64_t)0xf0000000)
+#define BASE	((uintptr_t)0x100000)
+#define PHYS	((uint64_t)0xf0000000)
 
 struct captured {
 	int n;
@@ -313,7 +313,8 @@ static void test_multiple_chunks(void **state)
 	uintptr_t a, b;
 
 	assert_int_equal(gen_pool_add_owner(pool, BASE, PHYS, 4 * GRANULE, &tag[0]), 0);
-	assert_int_equal(gen_pool_add_owner(pool, BASE + 4 * GRANULE, 0x5000, 4 * GRANULE, &tag[1]), 0);
+	assert_int_equal(gen_pool_add_owner(pool, BASE + 4 * GRANULE, 0x5000, 4 * GRANULE, &tag[1]),
+			 0);
 	assert_int_equal(gen_pool_add_owner(pool, 4 * BASE, 0x9000, 8 * GRANULE, &tag[2]), 0);
 	assert_int_equal(gen_pool_size(pool), 16 * GRANULE);
 
@@ -388,10 +389,10 @@ static void test_destroy_outstanding(void **state)
 	hetmem_log_set_handler(NULL, NULL);
 }
 
-#define THREADS 4
-#define ITERATIONS 5000 /* per thread: modest, so the test stays quick under valgrind */
-#define LIVE 16
-#define MAX_GRANULES 8
+#define THREADS	       4
+#define ITERATIONS     5000 /* per thread: modest, so the test stays quick under valgrind */
+#define LIVE	       16
+#define MAX_GRANULES   8
 #define CHUNK_GRANULES 512
 
 struct stress {
