@@ -12,11 +12,12 @@ export KCONFIG_CONFIG
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_TSAN  ?= build-tsan
+BUILD_MIN   ?= build-min
 MESON_FLAGS ?=
 
 Q := $(if $(V),,@)
 
-.PHONY: all build deps defconfig menuconfig olddefconfig savedefconfig \
+.PHONY: all build build-min deps defconfig menuconfig olddefconfig savedefconfig \
 	check check-fast demo bench clean distclean help
 
 all: build
@@ -70,11 +71,21 @@ build-tsan: $(KCONFIG_CONFIG)
 	$(call setup-builddir,$(BUILD_TSAN),--buildtype=debug -Db_sanitize=thread -Db_lundef=false)
 	$(Q)ninja -C $(BUILD_TSAN)
 
-CHECK_BUILDS = build $(if $(call cfg,SANITIZERS),build-asan) $(if $(call cfg,TSAN),build-tsan)
+# Every optional subsystem off: what is compiled out must not break the rest,
+# and its tests must report as skipped.
+build-min:
+	$(Q)mkdir -p $(BUILD_MIN)
+	$(Q)KCONFIG_CONFIG=$(BUILD_MIN)/kconfig $(PYTHON) -m allnoconfig Kconfig >/dev/null
+	$(Q)if [ ! -f $(BUILD_MIN)/build.ninja ]; then \
+		meson setup $(BUILD_MIN) -Dkconfig=$(abspath $(BUILD_MIN))/kconfig $(MESON_FLAGS); \
+	fi
+	$(Q)ninja -C $(BUILD_MIN)
+
+CHECK_BUILDS = build build-min $(if $(call cfg,SANITIZERS),build-asan) $(if $(call cfg,TSAN),build-tsan)
 
 check: deps $(KCONFIG_CONFIG)
 	$(Q)$(MAKE) --no-print-directory $(CHECK_BUILDS)
-	$(Q)sh scripts/run-tests.sh $(KCONFIG_CONFIG) $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	$(Q)BUILD_MIN=$(BUILD_MIN) sh scripts/run-tests.sh $(KCONFIG_CONFIG) $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
 
 check-fast: build
 	$(Q)sh scripts/run-tests.sh --plain $(KCONFIG_CONFIG) $(BUILD)
@@ -83,7 +94,7 @@ demo: deps build
 	$(Q)$(BUILD)/tools/hetmem/hetmem demo
 
 clean:
-	$(Q)rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	$(Q)rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_MIN)
 
 distclean: clean
 	$(Q)rm -f $(KCONFIG_CONFIG) $(KCONFIG_CONFIG).old

@@ -218,9 +218,19 @@ int mc_window_line(const struct mc_section *s, const char *key)
 
 static int hb_finish(struct mc_config *c, struct mc_section *s)
 {
-	const struct pci_host_bridge_info *info = &s->hb.info;
+	struct pci_host_bridge_info *info = &s->hb.info;
 	const uint64_t off = info->bus_offset;
 	int line;
+
+	/*
+	 * A root complex that refuses peer traffic should not carry the ID of
+	 * one the kernel's P2PDMA whitelist trusts: unless the file names the
+	 * ID, give it an Intel client host bridge's, which is not listed.
+	 */
+	if (!info->p2p_allowed && !mc_find_key(s, "vendor") && !mc_find_key(s, "device")) {
+		info->vendor = MC_DEFAULT_HB_VENDOR;
+		info->device = MC_DENIED_HB_DEVICE;
+	}
 
 	if (!cpu_window_ok(info->mem_base, info->mem_size, off))
 		return mc_error(c, mc_window_line(s, "mem-window"),

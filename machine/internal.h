@@ -38,6 +38,7 @@
 #define MC_DEFAULT_DOMAIN	     0x1000
 #define MC_DEFAULT_HB_VENDOR	     0x8086 /* Intel */
 #define MC_DEFAULT_HB_DEVICE	     0x09a2 /* Xeon root complex, on the kernel's P2P whitelist */
+#define MC_DENIED_HB_DEVICE	     0x3e30 /* Core host bridge, not on it: for p2p = denied */
 #define MC_DEFAULT_BUS_OFFSET	     0x800000000000ULL
 #define MC_DEFAULT_BUS_OFFSET_STRIDE 0x10000000000ULL
 #define MC_DEFAULT_MEM_BASE	     0xc0000000ULL

@@ -38,6 +38,9 @@ run() {
 
 run "$build" plain
 if [ -z "$plain" ]; then
+	if [ -n "${BUILD_MIN:-}" ] && [ -d "$BUILD_MIN" ]; then
+		run "$BUILD_MIN" minimal
+	fi
 	if enabled VALGRIND && command -v valgrind >/dev/null; then
 		run "$build" valgrind --suite valgrind --timeout-multiplier 4 \
 			--wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"

@@ -235,12 +235,15 @@ unsigned int pci_find_ext_capability(struct pci_dev *dev, int cap)
 
 const char *pci_name(const struct pci_dev *dev)
 {
-	static __thread char buf[16];
+	return dev->bdf;
+}
+
+void pci_update_name(struct pci_dev *dev)
+{
 	unsigned int busnr = dev->bus->self ? dev->bus->self->secondary : 0;
 
-	snprintf(buf, sizeof(buf), "%04x:%02x:%02x.%u", dev->host->info.domain, busnr,
+	snprintf(dev->bdf, sizeof(dev->bdf), "%04x:%02x:%02x.%u", dev->host->info.domain, busnr,
 		 PCI_SLOT(dev->devfn), PCI_FUNC(dev->devfn));
-	return buf;
 }
 
 const char *pci_dev_label(const struct pci_dev *dev)

@@ -225,6 +225,10 @@ void pci_config_write(struct pci_dev *dev, unsigned int where, unsigned int size
 	/* Bridge registers decide routing: whoever cached a route decision must redo it. */
 	if (dev->subordinate && dev->fabric)
 		__atomic_add_fetch(&dev->fabric->cfg_gen, 1, __ATOMIC_RELEASE);
+	/* A new secondary bus number renames everything on that bus. */
+	if (dev->subordinate && where <= PCI_SECONDARY_BUS && where + size > PCI_SECONDARY_BUS)
+		for (unsigned int i = 0; i < dev->subordinate->nr_present; i++)
+			pci_update_name(dev->subordinate->present[i]);
 }
 
 static void decode_bars(struct pci_dev *dev)

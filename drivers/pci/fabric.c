@@ -51,6 +51,8 @@ static void free_dev(struct pci_dev *dev)
 		if (b->ram_owned && b->fd >= 0)
 			close(b->fd);
 	}
+	pci_p2pdma_release_dev(dev);
+	pci_dma_release_dev(dev);
 	if (dev->iommu)
 		iommu_detach_device(dev->iommu, dev);
 	pthread_rwlock_destroy(&dev->p2p_lock);
@@ -118,6 +120,7 @@ static void attach_dev(struct pci_dev *dev)
 {
 	dev->bus->devfn[dev->devfn] = dev;
 	dev->bus->present[dev->bus->nr_present++] = dev;
+	pci_update_name(dev);
 	list_add_tail(&dev->fabric_node, &dev->fabric->devices);
 	pci_config_decode(dev);
 }

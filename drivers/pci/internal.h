@@ -57,6 +57,7 @@ struct pci_config {
 
 struct pci_dev {
 	char name[48];
+	char bdf[16]; /* "dddd:bb:dd.f", kept current with the bus numbers */
 	enum pci_dev_kind kind;
 	struct pci_fabric *fabric;
 	struct pci_host_bridge *host;
@@ -124,9 +125,16 @@ __internal uint32_t pci_config_read(struct pci_dev *dev, unsigned int where, uns
 __internal void pci_config_write(struct pci_dev *dev, unsigned int where, unsigned int size, uint32_t val);
 __internal void pci_config_decode(struct pci_dev *dev);
 
+/* access.c */
+__internal void pci_update_name(struct pci_dev *dev);
+
 /* fabric.c */
 __internal struct pci_bus *pci_find_bus(struct pci_host_bridge *hb, unsigned int busnr);
 __internal bool pci_dev_is_port(const struct pci_dev *dev);
+
+/* dma.c, p2pdma.c: per-device state torn down with the device */
+__internal void pci_dma_release_dev(struct pci_dev *dev);
+__internal void pci_p2pdma_release_dev(struct pci_dev *dev);
 
 /* route.c */
 __internal struct pci_dev *pci_claim_on_bus(struct pci_bus *bus, uint64_t addr, const struct pci_dev *skip,
