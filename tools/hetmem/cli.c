@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * What every subcommand shares: building the machine and complaining about
- * the command line in one voice.
+ * What every subcommand shares: building the machine, complaining about the
+ * command line in one voice, printing sizes.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,4 +44,17 @@ int cli_usage_error(const char *prog, const char *fmt, ...)
 	}
 	fprintf(stderr, "Try '%s --help'.\n", prog);
 	return HETMEM_EXIT_USAGE;
+}
+
+const char *cli_format_size(char *s, size_t n, uint64_t bytes)
+{
+	if (bytes >= (1ULL << 30) && !(bytes & ((1ULL << 30) - 1)))
+		snprintf(s, n, "%" PRIu64 " GiB", bytes >> 30);
+	else if (bytes >= (1 << 20) && !(bytes & ((1 << 20) - 1)))
+		snprintf(s, n, "%" PRIu64 " MiB", bytes >> 20);
+	else if (bytes >= (1 << 10) && !(bytes & ((1 << 10) - 1)))
+		snprintf(s, n, "%" PRIu64 " KiB", bytes >> 10);
+	else
+		snprintf(s, n, "%" PRIu64 " bytes", bytes);
+	return s;
 }

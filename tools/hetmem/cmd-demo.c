@@ -2,10 +2,14 @@
 /*
  * hetmem demo - the main job, on the embedded default machine or another.
  *
- * Shows the topology, then runs the steps, each in a file of its own (so
- * far: peer-to-peer DMA through the fabric, demo-p2p.c), and sums up their
- * checks. Exits 1 when a step could not run or a check failed.
+ * Shows the topology, makes the GPUs' memory BARs p2pmem (p2p.c), then runs
+ * the steps, each in a file of its own (so far: the providers and the map
+ * type matrix, demo-p2p-matrix.c; peer-to-peer DMA and the bounce path,
+ * demo-p2p.c), and sums up their checks. Exits 1 when a step could not run
+ * or a check failed. Steps compiled out of this build are skipped, not
+ * failed.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +20,7 @@
 
 #include "demo.h"
 #include "hetmem.h"
+#include "p2p.h"
 
 #define DEMO_DEFAULT_MIB 4
 #define DEMO_MAX_MIB	 1024
@@ -23,16 +28,20 @@
 static const char demo_usage[] =
 	"Usage: hetmem demo [--machine FILE] [--size MIB]\n"
 	"\n"
-	"Show the topology, then let the NVMe controller write a pattern straight\n"
-	"into every GPU's memory BAR through the emulated PCIe fabric: switch-local\n"
-	"to a GPU below the same switch, through the root complex to one below\n"
-	"another root port. Verify the data through the CPU's mapping of each BAR\n"
+	"Show the topology, make every GPU's memory BAR peer-to-peer memory\n"
+	"(p2pmem) and print the distance and map type between every provider and\n"
+	"every device, with the reason for each entry that is not BUS_ADDR. Then\n"
+	"allocate p2pmem from every GPU, map it for the NVMe controller with\n"
+	"dma_map_single() and let the controller's function write a pattern to the\n"
+	"address it got: switch-local to a GPU below the same switch, through the\n"
+	"root complex to one below another root port. Repeat through host memory\n"
+	"(the bounce path) for comparison. Verify the data through the CPU pointers\n"
 	"and show every link's byte counters, proving which transfers crossed the\n"
 	"root complex. Exits 1 if any check fails.\n"
 	"\n"
 	"Options:\n"
 	"  -m, --machine FILE  machine config (default: the embedded default machine)\n"
-	"  -s, --size MIB      bytes per transfer, in MiB (default 4, at most the BAR)\n"
+	"  -s, --size MIB      bytes per transfer, in MiB (default 4, at most half a pool)\n"
 	"  -h, --help          show this help\n";
 
 static const struct option demo_options[] = {
@@ -91,14 +100,33 @@ int cmd_demo(int argc, char **argv)
 	if (!d.m)
 		return HETMEM_EXIT_FAILURE;
 	d.f = machine_fabric(d.m);
+	if (demo_collect(&d)) {
+		fprintf(stderr, "%s: out of memory\n", d.prog);
+		demo_release(&d);
+		machine_destroy(d.m);
+		return HETMEM_EXIT_FAILURE;
+	}
 
 	printf("== Topology ==\n\n");
 	machine_print_tree(d.m, stdout);
 
-	/* A step that cannot run has said why; the others still run. */
-	ret = demo_p2p_dma(&d, (size_t)mib << 20);
+	/*
+	 * A step that cannot run has said why. The peer-to-peer steps need the
+	 * providers, and the DMA step is only worth reading after the matrix.
+	 */
+	ret = cli_p2p_add_providers(d.prog, d.m);
+	if (ret >= 0)
+		ret = demo_p2p_matrix(&d);
+	if (!ret)
+		ret = demo_p2p_dma(&d, (size_t)mib << 20);
+	if (ret == -EOPNOTSUPP) {
+		printf("\n== Peer-to-peer memory: skipped, built without CONFIG_PCI_P2PDMA ==\n");
+		ret = 0;
+	}
 
 	printf("\n%s: %u checks passed, %u failed\n", d.prog, d.passed, d.failed);
+	/* Every allocation is freed: taking the providers down does not wait. */
+	demo_release(&d);
 	machine_destroy(d.m);
 	return ret || d.failed ? HETMEM_EXIT_FAILURE : HETMEM_EXIT_OK;
 }

@@ -5,6 +5,9 @@
 #ifndef HETMEM_TOOL_H
 #define HETMEM_TOOL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct machine;
 
 /*
@@ -23,6 +26,7 @@ enum hetmem_exit {
  */
 int cmd_demo(int argc, char **argv);
 int cmd_lspci(int argc, char **argv);
+int cmd_p2pmem(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
 
 /**
@@ -42,5 +46,17 @@ struct machine *cli_load_machine(const char *prog, const char *path);
  * Return: HETMEM_EXIT_USAGE, for the caller to return.
  */
 int cli_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/**
+ * cli_format_size - a byte count as people read it
+ * @s: where the text goes
+ * @n: size of @s
+ * @bytes: the count
+ *
+ * "4 MiB" or "16 KiB" when @bytes is a whole number of them, else "N bytes".
+ *
+ * Return: @s.
+ */
+const char *cli_format_size(char *s, size_t n, uint64_t bytes);
 
 #endif /* HETMEM_TOOL_H */

@@ -19,8 +19,9 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "demo", cmd_demo, "DMA from the NVMe controller into GPU memory and show where it went" },
+	{ "demo", cmd_demo, "DMA from the NVMe controller into GPU p2pmem and show where it went" },
 	{ "lspci", cmd_lspci, "write configuration space in the format `lspci -F FILE` reads" },
+	{ "p2pmem", cmd_p2pmem, "list p2pmem providers and the closest one for each device" },
 	{ "topo", cmd_topo, "show the topology as a tree or a Graphviz graph" },
 };
 
