@@ -188,7 +188,13 @@ void pci_config_init_port(struct pci_dev *dev, int pcie_type, uint16_t acs_ctrl)
 	c->wmask[PCI_PRIMARY_BUS] = 0xff;
 	c->wmask[PCI_SECONDARY_BUS] = 0xff;
 	c->wmask[PCI_SUBORDINATE_BUS] = 0xff;
-	/* No I/O window: base and limit read zero (PCI-PCI bridge 1.2 sec. 3.2.5.6). */
+	/*
+	 * The fabric has no I/O space. The I/O window registers are writable
+	 * (16-bit decode) so firmware can close the window with base above
+	 * limit, which is how lspci and OSes recognise an unused one.
+	 */
+	c->wmask[PCI_IO_BASE] = 0xf0;
+	c->wmask[PCI_IO_LIMIT] = 0xf0;
 	wmask16(c, PCI_MEMORY_BASE, 0xfff0);
 	wmask16(c, PCI_MEMORY_LIMIT, 0xfff0);
 	cfg_set16(c, PCI_PREF_MEMORY_BASE, PCI_PREF_RANGE_TYPE_64);

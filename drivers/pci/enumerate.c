@@ -289,6 +289,11 @@ static void enable_decode(struct pci_fabric *f)
 	struct pci_dev *dev;
 
 	list_for_each_entry(dev, &f->devices, fabric_node) {
+		/* No I/O space anywhere: close every bridge's I/O window. */
+		if (dev->subordinate) {
+			cfg_w(dev, PCI_IO_BASE, 1, 0xf0);
+			cfg_w(dev, PCI_IO_LIMIT, 1, 0x00);
+		}
 		uint16_t cmd = cfg_r(dev, PCI_COMMAND, 2) | PCI_COMMAND_MEMORY;
 
 		/* Bridges forward upstream requests only with bus mastering on. */
