@@ -13,7 +13,15 @@
  *
  * The count and the dying mark share one atomic word: the mark is the top
  * bit, so a try-get that races with the kill either sees the mark or is
- * counted before the kill's wait begins.
+ * counted before the kill's wait begins. The put that takes the count to
+ * zero records it under the map's lock; memunmap_pages() waits for that
+ * record, not for the count, so it never frees the lock under that put.
+ *
+ * get_dev_pagemap() starts from a pfn, with no reference to anything: it
+ * reads the lookup and the map inside an RCU read-side section (liburcu's
+ * bulletproof flavour, which needs no thread registration), and
+ * memunmap_pages() waits a grace period between taking the map out of the
+ * lookup and freeing what a reader may still be looking at.
  */
 #define pr_fmt(fmt) "memremap: " fmt
 
@@ -25,6 +33,7 @@
 #include <hetmem/err.h>
 #include <hetmem/log.h>
 #include "internal.h"
+#include "lib/rcu.h"
 #include "lib/trace.h"
 
 #define REF_DEAD (1UL << 62)
@@ -33,6 +42,7 @@ struct pgmap_private {
 	unsigned long ref;
 	pthread_mutex_t lock;
 	pthread_cond_t zero;
+	bool released; /* the count reached zero, under @lock */
 	int nr_range;
 	struct page **pages;	   /* per range */
 	struct page_extent *exts;  /* per range: pfn space */
@@ -193,25 +203,33 @@ void *memremap_pages(struct dev_pagemap *pgmap, int nid)
 		if (ret)
 			goto undo;
 	}
-	pgmap->priv = p;
+	__atomic_store_n(&pgmap->priv, p, __ATOMIC_RELEASE);
 	trace_probe(memremap_pages, pgmap->type, pgmap->range.start, range_len(&pgmap->range));
 	return pgmap->vaddr ? pgmap->vaddr : (void *)(uintptr_t)pgmap->ranges[0].start;
 undo:
-	if (ret == -EBUSY)
+	if (ret == -EBUSY && i < p->nr_range)
 		pr_err("range %d [0x%llx-0x%llx] overlaps a map already present", i,
 		       (unsigned long long)pgmap->ranges[i].start,
 		       (unsigned long long)pgmap->ranges[i].end);
+	else if (ret == -EBUSY)
+		pr_err("CPU mapping at %p overlaps one already present", pgmap->vaddr);
 	while (--i >= 0)
 		page_lookup_remove(&p->exts[i]);
+	/* Nobody holds a reference yet, but a lookup may have seen the entries. */
+	hm_synchronize_rcu();
 	free_private(p);
 	return ERR_PTR(ret);
 }
 
 bool pgmap_tryget(struct dev_pagemap *pgmap)
 {
-	struct pgmap_private *p = pgmap->priv;
-	unsigned long v = __atomic_load_n(&p->ref, __ATOMIC_RELAXED);
+	/* Atomic: memunmap_pages() clears it after a grace period. */
+	struct pgmap_private *p = __atomic_load_n(&pgmap->priv, __ATOMIC_ACQUIRE);
+	unsigned long v;
 
+	if (!p)
+		return false; /* never mapped, or gone */
+	v = __atomic_load_n(&p->ref, __ATOMIC_RELAXED);
 	do {
 		if (v & REF_DEAD)
 			return false;
@@ -228,9 +246,11 @@ void put_dev_pagemap(struct dev_pagemap *pgmap)
 	if (!pgmap)
 		return;
 	p = pgmap->priv;
-	v = __atomic_sub_fetch(&p->ref, 1, __ATOMIC_RELEASE);
+	v = __atomic_sub_fetch(&p->ref, 1, __ATOMIC_ACQ_REL);
+	/* Zero is reachable only after the kill: the map's own reference is gone. */
 	if ((v & ~REF_DEAD) == 0) {
 		pthread_mutex_lock(&p->lock);
+		p->released = true;
 		pthread_cond_broadcast(&p->zero);
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -238,36 +258,37 @@ void put_dev_pagemap(struct dev_pagemap *pgmap)
 
 struct dev_pagemap *get_dev_pagemap(uint64_t pfn)
 {
-	const struct page_extent *ext = page_lookup(pfn << PAGE_SHIFT);
+	const struct page_extent *ext;
+	struct dev_pagemap *pgmap = NULL;
 
-	if (!ext || !pgmap_tryget(ext->pgmap))
-		return NULL;
-	return ext->pgmap;
+	hm_rcu_read_lock();
+	ext = page_lookup(pfn << PAGE_SHIFT);
+	if (ext && pgmap_tryget(ext->pgmap))
+		pgmap = ext->pgmap;
+	hm_rcu_read_unlock();
+	return pgmap;
 }
 
 void memunmap_pages(struct dev_pagemap *pgmap)
 {
 	struct pgmap_private *p = pgmap->priv;
-	struct page_extent *ext, *next;
 
 	__atomic_fetch_or(&p->ref, REF_DEAD, __ATOMIC_ACQ_REL);
 	put_dev_pagemap(pgmap);
+	/* Aliases hold references: this also waits for every pgmap_remove_alias(). */
 	pthread_mutex_lock(&p->lock);
-	while (__atomic_load_n(&p->ref, __ATOMIC_ACQUIRE) & ~REF_DEAD)
+	while (!p->released)
 		pthread_cond_wait(&p->zero, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 
-	list_for_each_entry_safe(ext, next, &p->aliases, node) {
-		pr_warn("mapping at %p of a map going away was never removed", (void *)ext->start);
-		page_lookup_remove(ext);
-		free(ext);
-	}
 	if (pgmap->vaddr)
 		page_lookup_remove(&p->vaddr);
 	for (int i = 0; i < p->nr_range; i++)
 		page_lookup_remove(&p->exts[i]);
+	/* A get_dev_pagemap() may still be looking at the extents and @p. */
+	hm_synchronize_rcu();
 	trace_probe(memunmap_pages, pgmap->type, pgmap->range.start);
-	pgmap->priv = NULL;
+	__atomic_store_n(&pgmap->priv, NULL, __ATOMIC_RELEASE);
 	free_private(p);
 }
 
@@ -355,6 +376,7 @@ int pgmap_remove_alias(struct dev_pagemap *pgmap, void *vaddr, size_t len)
 	if (!found)
 		return -ENOENT;
 	page_lookup_remove(found);
+	hm_synchronize_rcu();
 	free(found);
 	put_dev_pagemap(pgmap);
 	return 0;

@@ -54,9 +54,11 @@ struct l2_table {
 
 struct l3_table {
 	uintptr_t e[L3_ENTRIES];
+	struct l3_table *next; /* every L3 table, for leak checkers: L2 holds them tagged */
 };
 
 static struct l2_table *l1[L1_ENTRIES];
+static struct l3_table *l3_tables;
 static pthread_mutex_t lookup_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const struct page_extent *page_lookup(uint64_t addr)
@@ -140,6 +142,8 @@ static int fill_slot(uint64_t start, uint64_t end, uintptr_t val)
 		l3 = calloc(1, sizeof(*l3));
 		if (!l3)
 			return -ENOMEM;
+		l3->next = l3_tables;
+		l3_tables = l3;
 		__atomic_store_n(slot, (uintptr_t)l3 | L3_TAG, __ATOMIC_RELEASE);
 	}
 	l3 = (struct l3_table *)(*slot & ~L3_TAG);

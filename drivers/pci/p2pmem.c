@@ -121,8 +121,13 @@ void *pci_p2pmem_mmap(struct pci_dev *pdev, size_t len, int prot, int flags, lon
 	c->live = len >> PAGE_SHIFT;
 	c->virt = (uintptr_t)pci_alloc_p2pmem(pdev, len);
 	if (!c->virt) {
+		bool pool;
+
 		free(c);
-		return ERR_PTR(pdev->p2pdma ? -ENOMEM : -ENODEV);
+		pthread_rwlock_rdlock(&pdev->p2p_lock);
+		pool = pdev->p2pdma && !pdev->p2pdma->releasing;
+		pthread_rwlock_unlock(&pdev->p2p_lock);
+		return ERR_PTR(pool ? -ENOMEM : -ENODEV);
 	}
 	c->pgmap = virt_to_page((void *)c->virt)->pgmap;
 	if (chunk_file(c->pgmap, c->virt, &fd, &off))

@@ -175,6 +175,8 @@ bool pgmap_tryget(struct dev_pagemap *pgmap);
  * @pfn: the pfn of the page @vaddr maps
  *
  * Afterwards virt_to_page() resolves pointers into [@vaddr, @vaddr + @len).
+ * The alias holds a reference on the map: memunmap_pages() waits for its
+ * removal.
  *
  * Return: 0, -EINVAL for a misaligned or out-of-map range, -EBUSY when the
  * mapping overlaps one already entered, -ENOMEM.
