@@ -47,7 +47,7 @@ if [ -z "$plain" ]; then
 	fi
 	if enabled SANITIZERS && [ -n "$build_asan" ]; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			run "$build_asan" asan --no-suite slow --timeout-multiplier 3
+			run "$build_asan" asan --no-suite slow --no-suite qemu --timeout-multiplier 3
 	fi
 	if enabled TSAN && [ -n "$build_tsan" ]; then
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \

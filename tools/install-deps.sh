@@ -15,6 +15,11 @@ PKGS="
 	libjson-c-dev
 	systemtap-sdt-dev
 	pciutils
+	qemu-system-x86
+	linux-image-amd64
+	busybox-static
+	cpio
+	valgrind
 "
 
 missing=""
