@@ -27,6 +27,15 @@
 #include <hetmem/log.h>
 #include <hetmem/pci-sysfs.h>
 
+/* Addresses are "dddd:bb:dd.f": 12 characters; longer names are cut at 15. */
+static void copy_bdf(char *dst, const char *src)
+{
+	size_t n = strnlen(src, 15);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int read_hex_attr(const char *dir, const char *attr, unsigned long *val)
 {
 	char path[320], buf[32];
@@ -77,7 +86,7 @@ int pci_sysfs_open(const char *root, const char *bdf, struct pci_sysfs_dev *dev)
 
 	memset(dev, 0, sizeof(*dev));
 	dev->config_fd = -1;
-	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
+	copy_bdf(dev->bdf, bdf);
 	snprintf(dev->dir, sizeof(dev->dir), "%s/%s", root, bdf);
 	if (access(dev->dir, F_OK))
 		return -ENOENT;
@@ -166,7 +175,7 @@ int pci_sysfs_find_class(const char *root, uint32_t class, uint32_t mask, int nt
 		if (read_hex_attr(dir, "class", &c) || ((uint32_t)c & mask) != (class & mask))
 			continue;
 		if (nth-- == 0) {
-			snprintf(bdf, 16, "%s", names[i]);
+			copy_bdf(bdf, names[i]);
 			ret = 0;
 		}
 	}
@@ -187,7 +196,7 @@ int pci_sysfs_find_id(const char *root, uint16_t vendor, uint16_t device, char *
 		if (read_hex_attr(dir, "vendor", &v) || read_hex_attr(dir, "device", &d))
 			continue;
 		if (v == vendor && d == device) {
-			snprintf(bdf, 16, "%s", names[i]);
+			copy_bdf(bdf, names[i]);
 			ret = 0;
 		}
 	}
@@ -249,7 +258,7 @@ int pci_sysfs_parent(const char *root, const char *bdf, char *parent)
 	if (strncmp(prev, "pci", 3) == 0 || strlen(prev) != 12)
 		parent[0] = '\0';
 	else
-		snprintf(parent, 16, "%s", prev);
+		copy_bdf(parent, prev);
 	return 0;
 }
 
