@@ -136,6 +136,10 @@ __internal bool pci_dev_is_port(const struct pci_dev *dev);
 __internal void pci_dma_release_dev(struct pci_dev *dev);
 __internal void pci_p2pdma_release_dev(struct pci_dev *dev);
 
+/* import-config.c: an imported function's configuration bytes, decoded */
+struct pci_import_func;
+__internal void pci_import_decode(struct pci_import_func *fn);
+
 /* route.c */
 __internal struct pci_dev *pci_claim_on_bus(struct pci_bus *bus, uint64_t addr, const struct pci_dev *skip,
 				 int *bar);

@@ -24,6 +24,11 @@
  * read from the first function of the root bus), else NOT_SUPPORTED. The
  * result is cached per provider and client and recomputed after any bridge
  * configuration write.
+ *
+ * pci_p2p_check_pair() is the computation itself, uncached, for any fabric:
+ * hetmem p2p-check runs it on topologies imported from real machines, with
+ * the inputs a real machine adds (the kernel's CPU rule, the allow-list of
+ * the running kernel) and what-ifs.
  */
 #define pr_fmt(fmt) "p2pdma: " fmt
 
@@ -34,161 +39,319 @@
 #include <string.h>
 
 #include <hetmem/log.h>
+#include <hetmem/pci-import.h>
 #include "lib/trace.h"
 #include "p2pdma.h"
 
 #define ACS_REDIR_BITS (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC)
 
-/* The kernel's allow-list of host bridges that route peer traffic (6.1). */
+/* The allow-list the emulator's machines are judged by: Linux 6.1's. */
+#define EMULATED_KERNEL PCI_P2P_KERNEL(6, 1)
+
+/*
+ * The kernel's allow-list of host bridges that route peer traffic, with the
+ * release each entry first appeared in: 5.4 (Sandy Bridge and Haswell
+ * Xeons, one host bridge only), 5.5 (Skylake-E port A and host bridge),
+ * 5.9 (Skylake-E ports B-D), 5.14 (Ice Lake-SP). The table up to there is
+ * 6.1's; the Google entry came after 6.1 and only that bound is recorded.
+ */
 static const struct {
 	uint16_t vendor, device;
+	bool any_device;       /* every device ID of @vendor */
 	bool same_host_bridge; /* only between ports of one host bridge */
+	unsigned int since;
+	bool since_exact;
+	const char *what;
 } host_bridge_whitelist[] = {
-	{ 0x8086, 0x3c00, true }, /* Intel Xeon E5/Core i7 */
-	{ 0x8086, 0x3c01, true },
-	{ 0x8086, 0x2f00, true }, /* Intel Xeon E7 v3/Xeon E5 v3/Core i7 */
-	{ 0x8086, 0x2f01, true },
-	{ 0x8086, 0x2030, false }, /* Intel SkyLake-E */
-	{ 0x8086, 0x2031, false },
-	{ 0x8086, 0x2032, false },
-	{ 0x8086, 0x2033, false },
-	{ 0x8086, 0x2020, false },
-	{ 0x8086, 0x09a2, false },
+	{ 0x8086, 0x3c00, false, true, PCI_P2P_KERNEL(5, 4), true, "Intel Xeon E5/Core i7" },
+	{ 0x8086, 0x3c01, false, true, PCI_P2P_KERNEL(5, 4), true, "Intel Xeon E5/Core i7" },
+	{ 0x8086, 0x2f00, false, true, PCI_P2P_KERNEL(5, 4), true,
+	  "Intel Xeon E7 v3/Xeon E5 v3/Core i7" },
+	{ 0x8086, 0x2f01, false, true, PCI_P2P_KERNEL(5, 4), true,
+	  "Intel Xeon E7 v3/Xeon E5 v3/Core i7" },
+	{ 0x8086, 0x2030, false, false, PCI_P2P_KERNEL(5, 5), true, "Intel Skylake-E" },
+	{ 0x8086, 0x2031, false, false, PCI_P2P_KERNEL(5, 9), true, "Intel Skylake-E" },
+	{ 0x8086, 0x2032, false, false, PCI_P2P_KERNEL(5, 9), true, "Intel Skylake-E" },
+	{ 0x8086, 0x2033, false, false, PCI_P2P_KERNEL(5, 9), true, "Intel Skylake-E" },
+	{ 0x8086, 0x2020, false, false, PCI_P2P_KERNEL(5, 5), true, "Intel Skylake-E" },
+	{ 0x8086, 0x09a2, false, false, PCI_P2P_KERNEL(5, 14), true,
+	  "Intel 3rd Gen Xeon Scalable (Ice Lake)" },
+	{ 0x1ae0, 0, true, false, PCI_P2P_KERNEL(6, 2), false, "Google SoCs" },
 };
+
+#define NR_WHITELIST (sizeof(host_bridge_whitelist) / sizeof(host_bridge_whitelist[0]))
+
+static const struct pci_p2p_env emulated_env = { .kernel = EMULATED_KERNEL };
 
 /*
  * The function the kernel reads the host bridge's IDs from: the first one
  * on the root bus, if it is at 00.0 or is a root port.
  */
-static struct pci_dev *host_bridge_id_dev(struct pci_host_bridge *hb)
+static struct pci_dev *host_bridge_first_dev(struct pci_host_bridge *hb)
 {
-	struct pci_bus *bus = hb->bus;
-
-	for (int i = 0; i < 256; i++) {
-		struct pci_dev *d = bus->devfn[i];
-
-		if (!d)
-			continue;
-		if (d->devfn == PCI_DEVFN(0, 0) || d->kind == PCI_KIND_ROOT_PORT)
-			return d;
-		return NULL;
-	}
+	for (int i = 0; i < 256; i++)
+		if (hb->bus->devfn[i])
+			return hb->bus->devfn[i];
 	return NULL;
 }
 
-static bool host_bridge_allowed(struct pci_host_bridge *hb, bool same, char *why, size_t len)
+static struct pci_dev *host_bridge_id_dev(struct pci_host_bridge *hb)
 {
-	struct pci_dev *root = host_bridge_id_dev(hb);
-	uint16_t vendor, device;
+	struct pci_dev *d = host_bridge_first_dev(hb);
 
-	if (!root) {
-		snprintf(why, len, "host bridge %s has no function at 00.0 or root port first on its root bus to identify it",
-			 hb->name);
-		return false;
-	}
-	vendor = pci_dev_vendor(root);
-	device = pci_dev_device(root);
-	for (size_t i = 0; i < sizeof(host_bridge_whitelist) / sizeof(host_bridge_whitelist[0]);
-	     i++) {
-		if (host_bridge_whitelist[i].vendor != vendor ||
-		    host_bridge_whitelist[i].device != device)
-			continue;
-		if (host_bridge_whitelist[i].same_host_bridge && !same) {
-			snprintf(why, len, "host bridge %s (%04x:%04x) routes peer traffic only between its own root ports",
-				 hb->name, vendor, device);
-			return false;
-		}
-		return true;
-	}
-	snprintf(why, len, "host bridge %s (%s, %04x:%04x) is not in the P2PDMA whitelist", hb->name,
-		 pci_name(root), vendor, device);
+	if (d && (d->devfn == PCI_DEVFN(0, 0) || d->kind == PCI_KIND_ROOT_PORT))
+		return d;
+	return NULL;
+}
+
+static bool env_assumes(const struct pci_p2p_env *env, const struct pci_host_bridge *hb,
+			uint16_t vendor, uint16_t device, bool identified)
+{
+	for (unsigned int i = 0; i < env->nr_allowed_hb && i < PCI_P2P_MAX_ASSUMED; i++)
+		if (env->allowed_hb[i] == hb)
+			return true;
+	for (unsigned int i = 0; identified && i < env->nr_allowed_id && i < PCI_P2P_MAX_ASSUMED;
+	     i++)
+		if (env->allowed_id[i].vendor == vendor && env->allowed_id[i].device == device)
+			return true;
 	return false;
 }
 
+enum pci_p2p_hb_verdict pci_p2p_check_host_bridge(struct pci_host_bridge *hb,
+						  bool same_host_bridge,
+						  const struct pci_p2p_env *env,
+						  struct pci_p2p_hb_check *out)
+{
+	struct pci_dev *root = host_bridge_id_dev(hb);
+
+	if (!env)
+		env = &emulated_env;
+	memset(out, 0, sizeof(*out));
+	out->first = host_bridge_first_dev(hb);
+	out->id_dev = root;
+	if (root) {
+		out->vendor = pci_dev_vendor(root);
+		out->device = pci_dev_device(root);
+	}
+	out->verdict = root ? PCI_P2P_HB_UNLISTED : PCI_P2P_HB_UNIDENTIFIED;
+	for (size_t i = 0; root && i < NR_WHITELIST; i++) {
+		if (host_bridge_whitelist[i].vendor != out->vendor ||
+		    (!host_bridge_whitelist[i].any_device &&
+		     host_bridge_whitelist[i].device != out->device))
+			continue;
+		out->since = host_bridge_whitelist[i].since;
+		out->since_exact = host_bridge_whitelist[i].since_exact;
+		out->what = host_bridge_whitelist[i].what;
+		if (env->kernel && env->kernel < host_bridge_whitelist[i].since)
+			out->verdict = PCI_P2P_HB_NEWER_KERNEL;
+		else if (host_bridge_whitelist[i].same_host_bridge && !same_host_bridge)
+			out->verdict = PCI_P2P_HB_SAME_ONLY;
+		else
+			out->verdict = PCI_P2P_HB_ALLOWED;
+		break;
+	}
+	if (out->verdict != PCI_P2P_HB_ALLOWED &&
+	    env_assumes(env, hb, out->vendor, out->device, root))
+		out->verdict = PCI_P2P_HB_ASSUMED;
+	return out->verdict;
+}
+
+unsigned int pci_p2p_allow_list_since(uint16_t vendor, uint16_t device, bool *exact)
+{
+	for (size_t i = 0; i < NR_WHITELIST; i++) {
+		if (host_bridge_whitelist[i].vendor != vendor ||
+		    (!host_bridge_whitelist[i].any_device && host_bridge_whitelist[i].device != device))
+			continue;
+		if (exact)
+			*exact = host_bridge_whitelist[i].since_exact;
+		return host_bridge_whitelist[i].since;
+	}
+	return 0;
+}
+
+static bool hb_trusted(enum pci_p2p_hb_verdict v)
+{
+	return v == PCI_P2P_HB_ALLOWED || v == PCI_P2P_HB_ASSUMED;
+}
+
+/* Why @hb was refused, in the words the emulator has always used. */
+static void describe_denied(char *why, size_t len, const struct pci_host_bridge *hb,
+			    const struct pci_p2p_hb_check *c)
+{
+	switch (c->verdict) {
+	case PCI_P2P_HB_UNIDENTIFIED:
+		snprintf(why, len, "host bridge %s has no function at 00.0 or root port first on its root bus to identify it",
+			 hb->name);
+		break;
+	case PCI_P2P_HB_SAME_ONLY:
+		snprintf(why, len, "host bridge %s (%04x:%04x) routes peer traffic only between its own root ports",
+			 hb->name, c->vendor, c->device);
+		break;
+	case PCI_P2P_HB_NEWER_KERNEL:
+		snprintf(why, len, "host bridge %s (%s, %04x:%04x) is in the P2PDMA whitelist only from Linux %u.%u%s",
+			 hb->name, pci_name(c->id_dev), c->vendor, c->device,
+			 PCI_P2P_KERNEL_MAJOR(c->since), PCI_P2P_KERNEL_MINOR(c->since),
+			 c->since_exact ? "" : " or later");
+		break;
+	default:
+		snprintf(why, len, "host bridge %s (%s, %04x:%04x) is not in the P2PDMA whitelist",
+			 hb->name, pci_name(c->id_dev), c->vendor, c->device);
+		break;
+	}
+}
+
+/*
+ * The kernel asks every function on the path that has an ACS capability,
+ * endpoints included (a multi-function device may redirect between its
+ * functions). The emulator gives one only to root and downstream ports, so
+ * elsewhere acs_ctrl stays zero.
+ */
 static bool has_acs_redir(const struct pci_dev *dev)
 {
-	return (dev->kind == PCI_KIND_ROOT_PORT || dev->kind == PCI_KIND_DSP) &&
-	       (dev->acs_ctrl & ACS_REDIR_BITS);
+	return dev->acs_ctrl & ACS_REDIR_BITS;
 }
 
-static void describe_acs(char *buf, size_t len, size_t *used, const struct pci_dev *dev)
+static void note_acs(struct pci_p2p_result *res, struct pci_dev *dev)
 {
-	int n;
-
-	if (*used >= len)
+	if (!has_acs_redir(dev))
 		return;
-	n = snprintf(buf + *used, len - *used, "%s%s", *used ? ";" : "", pci_name(dev));
-	if (n > 0)
-		*used += (size_t)n;
+	if (res->nr_acs < PCI_P2P_MAX_PATH)
+		res->acs[res->nr_acs] = dev;
+	else
+		res->acs_truncated = true;
+	res->nr_acs++;
 }
 
-enum pci_p2pdma_map_type p2pdma_calc_map_type(struct pci_dev *provider, struct pci_dev *client,
-					      int *dist, char *reason, size_t len)
+/* "a;b;c", the form pci=disable_acs_redir= takes. */
+static void describe_acs(char *buf, size_t len, const struct pci_p2p_result *res)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < res->nr_acs && i < PCI_P2P_MAX_PATH && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", used ? ";" : "",
+				 pci_name(res->acs[i]));
+
+		if (n > 0)
+			used += (size_t)n;
+	}
+}
+
+/* A sentence for @res->reason; a long one is cut, as the buffer's size says. */
+static void say(struct pci_p2p_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct pci_p2p_result *res, const char *fmt, ...)
+{
+	size_t n = strlen(res->reason);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->reason + n, sizeof(res->reason) - n, fmt, ap);
+	va_end(ap);
+}
+
+static void describe(struct pci_p2p_result *res, struct pci_dev *provider,
+		     struct pci_dev *client, const char *why)
+{
+	char acs[256];
+	bool allowed = res->type == PCI_P2PDMA_MAP_THRU_HOST_BRIDGE;
+
+	res->reason[0] = '\0';
+	if (res->type == PCI_P2PDMA_MAP_BUS_ADDR)
+		return;
+	describe_acs(acs, sizeof(acs), res);
+	if (res->nr_acs && allowed)
+		say(res,
+		    "ACS redirect is set between %s and %s on %s: traffic goes through the host bridge; to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=%s",
+		    pci_dev_label(client), pci_dev_label(provider), acs, acs);
+	else if (res->nr_acs)
+		say(res,
+		    "ACS redirect is set between %s and %s on %s (pci=disable_acs_redir=%s would keep it below the switch), and %s",
+		    pci_dev_label(client), pci_dev_label(provider), acs, acs, why);
+	else if (allowed)
+		say(res, "%s and %s share no upstream bridge: traffic goes through the host bridge",
+		    pci_dev_label(client), pci_dev_label(provider));
+	else
+		say(res, "%s and %s share no upstream bridge, and %s", pci_dev_label(client),
+		    pci_dev_label(provider), why);
+	if (allowed && res->cpu_rule)
+		say(res, " (the CPU routes peer traffic through any host bridge)");
+}
+
+enum pci_p2pdma_map_type pci_p2p_check_pair(struct pci_dev *provider, struct pci_dev *client,
+					    const struct pci_p2p_env *env,
+					    struct pci_p2p_result *res)
 {
 	struct pci_dev *a = provider, *bb;
-	char acs[256] = "", why[256] = "";
-	size_t acs_len = 0;
-	int dist_a = 0, dist_b = 0, acs_cnt = 0;
-	bool common = false, allowed;
+	struct pci_p2p_hb_check other;
+	char why[256] = "";
+	int dist_a = 0, dist_b = 0;
+	bool same = provider->host == client->host;
 
-	if (reason && len)
-		reason[0] = '\0';
+	if (!env)
+		env = &emulated_env;
+	memset(res, 0, sizeof(*res));
 	for (; a; a = a->bus->self, dist_a++) {
-		if (has_acs_redir(a)) {
-			describe_acs(acs, sizeof(acs), &acs_len, a);
-			acs_cnt++;
-		}
+		note_acs(res, a);
 		dist_b = 0;
 		for (bb = client; bb; bb = bb->bus->self, dist_b++)
 			if (bb == a)
 				break;
 		if (bb) {
-			common = true;
+			res->common = a;
 			break;
 		}
 	}
-	if (common) {
+	if (res->common) {
 		/* The client's side of the path, below the common bridge. */
 		for (bb = client; bb != a; bb = bb->bus->self)
-			if (has_acs_redir(bb)) {
-				describe_acs(acs, sizeof(acs), &acs_len, bb);
-				acs_cnt++;
-			}
-		*dist = dist_a + dist_b;
-		if (!acs_cnt)
-			return PCI_P2PDMA_MAP_BUS_ADDR;
+			note_acs(res, bb);
+		res->distance = dist_a + dist_b;
+		if (!res->nr_acs) {
+			res->type = PCI_P2PDMA_MAP_BUS_ADDR;
+			return res->type;
+		}
 	} else {
 		/* No common bridge: both walks went all the way up. */
 		for (bb = client, dist_b = 0; bb; bb = bb->bus->self)
 			dist_b++;
-		*dist = dist_a + dist_b;
+		res->distance = dist_a + dist_b;
 	}
 
-	if (provider->host == client->host)
-		allowed = host_bridge_allowed(provider->host, true, why, sizeof(why));
-	else
-		allowed = host_bridge_allowed(provider->host, false, why, sizeof(why)) &&
-			  host_bridge_allowed(client->host, false, why, sizeof(why));
-
-	if (reason && len) {
-		if (acs_cnt && allowed)
-			snprintf(reason, len,
-				 "ACS redirect is set between %s and %s on %s: traffic goes through the host bridge; to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=%s",
-				 pci_dev_label(client), pci_dev_label(provider), acs, acs);
-		else if (acs_cnt)
-			snprintf(reason, len,
-				 "ACS redirect is set between %s and %s on %s (pci=disable_acs_redir=%s would keep it below the switch), and %s",
-				 pci_dev_label(client), pci_dev_label(provider), acs, acs, why);
-		else if (allowed)
-			snprintf(reason, len,
-				 "%s and %s share no upstream bridge: traffic goes through the host bridge",
-				 pci_dev_label(client), pci_dev_label(provider));
-		else
-			snprintf(reason, len,
-				 "%s and %s share no upstream bridge, and %s",
-				 pci_dev_label(client), pci_dev_label(provider), why);
+	/*
+	 * As the kernel: the CPU rule first; else the provider's host bridge,
+	 * then (for traffic between host bridges) the client's.
+	 */
+	res->type = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE;
+	pci_p2p_check_host_bridge(provider->host, same, env, &res->hb);
+	if (env->cpu_supports_p2pdma) {
+		res->cpu_rule = true;
+	} else if (!hb_trusted(res->hb.verdict)) {
+		res->denied = provider->host;
+	} else if (!same && !hb_trusted(pci_p2p_check_host_bridge(client->host, false, env,
+								  &other))) {
+		res->denied = client->host;
+		res->hb = other;
 	}
-	return allowed ? PCI_P2PDMA_MAP_THRU_HOST_BRIDGE : PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	if (res->denied) {
+		res->type = PCI_P2PDMA_MAP_NOT_SUPPORTED;
+		describe_denied(why, sizeof(why), res->denied, &res->hb);
+	}
+	describe(res, provider, client, why);
+	return res->type;
+}
+
+enum pci_p2pdma_map_type p2pdma_calc_map_type(struct pci_dev *provider, struct pci_dev *client,
+					      int *dist, char *reason, size_t len)
+{
+	struct pci_p2p_result res;
+
+	pci_p2p_check_pair(provider, client, NULL, &res);
+	*dist = res.distance;
+	if (reason && len)
+		snprintf(reason, len, "%s", res.reason);
+	return res.type;
 }
 
 /*

@@ -18,10 +18,13 @@ struct subcommand {
 	const char *summary;
 };
 
+int cmd_p2p_check(int argc, char **argv); /* cmd-p2p-check.c */
+
 static const struct subcommand subcommands[] = {
 	{ "demo", cmd_demo, "DMA from the NVMe controller into GPU p2pmem and show where it went" },
 	{ "lspci", cmd_lspci, "write configuration space in the format `lspci -F FILE` reads" },
 	{ "p2pmem", cmd_p2pmem, "list p2pmem providers and the closest one for each device" },
+	{ "p2p-check", cmd_p2p_check, "would P2P DMA work on this machine (or a dump), and why not" },
 	{ "topo", cmd_topo, "show the topology as a tree or a Graphviz graph" },
 };
 
