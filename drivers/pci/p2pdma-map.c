@@ -317,6 +317,14 @@ enum pci_p2pdma_map_type pci_p2p_check_pair(struct pci_dev *provider, struct pci
 		for (bb = client, dist_b = 0; bb; bb = bb->bus->self)
 			dist_b++;
 		res->distance = dist_a + dist_b;
+		/*
+		 * The traffic crosses the host bridge whatever ACS says: redirect
+		 * bits on the way are not the reason, and clearing them would
+		 * change nothing (the kernel names them only below a common
+		 * bridge too).
+		 */
+		res->nr_acs = 0;
+		res->acs_truncated = false;
 	}
 
 	/*
