@@ -186,7 +186,18 @@ static int build(struct machine *m)
 	if (ret)
 		return mc_error(c, 0, "enumerating the fabric failed: %s (the log says where)",
 				strerror(-ret));
-	return set_acs(c);
+	ret = set_acs(c);
+	if (ret)
+		return ret;
+	/* Models that need their BARs placed (a device thread, say) start now. */
+	list_for_each_entry(s, &c->sections, node) {
+		if (s->kind != MC_ENDPOINT || !s->dev || !s->ep.model->start)
+			continue;
+		ret = s->ep.model->start(m, s);
+		if (ret)
+			return ret == -ENOMEM ? mc_nomem(c) : build_error(c, s, ret);
+	}
+	return 0;
 }
 
 static struct machine *load(const char *text, size_t len, const char *name, char *err,

@@ -182,6 +182,9 @@ struct machine {
  *	    0 or -EINVAL after reporting with mc_error()
  * @create: add the function below @port (@s->ep.info says what it is) and
  *	    start the model; sets @s->dev; returns 0 or a negative errno
+ * @start: start what needs an enumerated fabric (BARs placed), or NULL;
+ *	   runs once every section is built and the fabric enumerated;
+ *	   returns 0 or a negative errno
  * @destroy: stop the model and free what @create made, or NULL; runs
  *	     before the fabric is freed, only after @create succeeded
  * @release: free @s->ep.model_data (what @parse_key and @finish made), or
@@ -196,6 +199,7 @@ struct machine_model {
 	int (*parse_key)(struct mc_config *c, struct mc_section *s, const struct mc_key *k);
 	int (*finish)(struct mc_config *c, struct mc_section *s);
 	int (*create)(struct machine *m, struct mc_section *s, struct pci_dev *port);
+	int (*start)(struct machine *m, struct mc_section *s);
 	void (*destroy)(struct machine *m, struct mc_section *s);
 	void (*release)(struct mc_section *s);
 };

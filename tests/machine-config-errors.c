@@ -237,8 +237,8 @@ static void test_nonexistent_file(void **state)
 /* An endpoint model nobody knows is refused at the model key. */
 static void test_unknown_model(void **state)
 {
-	expect_error(HB_RP "[endpoint e0]\nparent = rp0\nbar0 = 4K\nmodel = nvme\n", -EINVAL,
-		     "bad.ini:7:", "model = nvme: unknown model (known: endpoint)");
+	expect_error(HB_RP "[endpoint e0]\nparent = rp0\nbar0 = 4K\nmodel = nvme2\n", -EINVAL,
+		     "bad.ini:7:", "model = nvme2: unknown model (known: endpoint, nvme)");
 }
 
 /* Lines libinih cannot read, keys outside sections, overlong lines, empty configs. */

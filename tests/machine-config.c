@@ -195,11 +195,16 @@ static void test_default_bars(void **state)
 	gpu0 = find(m, "gpu0");
 	gpu1 = find(m, "gpu1");
 
+	/* The NVMe model: registers in BAR0, the controller memory buffer in BAR2. */
 	assert_int_equal(pci_resource_len(nvme0, 0), 16 << 10);
 	assert_int_equal(pci_resource_flags(nvme0, 0), PCI_BAR_MEM64);
+	assert_int_equal(pci_resource_len(nvme0, 2), 64 << 20);
+	assert_int_equal(pci_resource_flags(nvme0, 2), PCI_BAR_MEM64 | PCI_BAR_PREFETCH);
 	for (int i = 1; i < PCI_STD_NUM_BARS_HM; i++)
-		assert_int_equal(pci_resource_len(nvme0, i), 0);
+		if (i != 2)
+			assert_int_equal(pci_resource_len(nvme0, i), 0);
 	assert_bar_in_windows(nvme0, 0);
+	assert_bar_in_windows(nvme0, 2);
 
 	for (int g = 0; g < 2; g++) {
 		struct pci_dev *gpu = g ? gpu1 : gpu0;
@@ -446,7 +451,8 @@ static void test_print_tree(void **state)
 	assert_has(tree, "\n |       +- 1000:02:00.0 sw0.0 switch downstream port [ACS: -]\n");
 	assert_has(tree, "\n |       |   \\- 1000:03:00.0 nvme0 endpoint 4854:0001 class 010802, "
 			 "bar0 0x");
-	assert_has(tree, " 16K 64-bit\n");
+	assert_has(tree, " 16K 64-bit, bar2 0x");
+	assert_has(tree, " 64M 64-bit pref\n");
 	assert_has(tree, "\n |       \\- 1000:02:01.0 sw0.1 switch downstream port [ACS: -]\n");
 	assert_has(tree, "\n |           \\- 1000:04:00.0 gpu0 endpoint 4854:0002 class 030200, "
 			 "bar0 0x");

@@ -343,6 +343,43 @@ static int copy_unchecked(uint64_t cpu, uint8_t *buf, uint64_t n, bool write)
 	return done == (ssize_t)n ? 0 : -EFAULT;
 }
 
+/*
+ * A naturally aligned access of 1, 2, 4 or 8 bytes lands whole, with
+ * release/acquire ordering: a device that writes a payload and then a
+ * completion word, and a driver polling that word, see each other the way
+ * they would on PCIe (memory writes are posted in order). Longer transfers
+ * are plain copies.
+ */
+static void copy_mem(void *mem, uint8_t *buf, uint64_t n, bool write)
+{
+	if ((n == 1 || n == 2 || n == 4 || n == 8) && !((uintptr_t)mem & (n - 1))) {
+		uint64_t v = 0;
+
+		if (write) {
+			memcpy(&v, buf, n);
+			switch (n) {
+			case 1: __atomic_store_n((uint8_t *)mem, (uint8_t)v, __ATOMIC_RELEASE); break;
+			case 2: __atomic_store_n((uint16_t *)mem, (uint16_t)v, __ATOMIC_RELEASE); break;
+			case 4: __atomic_store_n((uint32_t *)mem, (uint32_t)v, __ATOMIC_RELEASE); break;
+			default: __atomic_store_n((uint64_t *)mem, v, __ATOMIC_RELEASE); break;
+			}
+		} else {
+			switch (n) {
+			case 1: v = __atomic_load_n((uint8_t *)mem, __ATOMIC_ACQUIRE); break;
+			case 2: v = __atomic_load_n((uint16_t *)mem, __ATOMIC_ACQUIRE); break;
+			case 4: v = __atomic_load_n((uint32_t *)mem, __ATOMIC_ACQUIRE); break;
+			default: v = __atomic_load_n((uint64_t *)mem, __ATOMIC_ACQUIRE); break;
+			}
+			memcpy(buf, &v, n);
+		}
+		return;
+	}
+	if (write)
+		memcpy(mem, buf, n);
+	else
+		memcpy(buf, mem, n);
+}
+
 static int move_data(const struct pci_route *r, uint8_t *buf, uint64_t n, bool write)
 {
 	void *mem;
@@ -357,10 +394,7 @@ static int move_data(const struct pci_route *r, uint8_t *buf, uint64_t n, bool w
 	} else {
 		mem = (uint8_t *)r->target->bar[r->bar].ram + r->offset;
 	}
-	if (write)
-		memcpy(mem, buf, n);
-	else
-		memcpy(buf, mem, n);
+	copy_mem(mem, buf, n, write);
 	return 0;
 }
 
