@@ -592,6 +592,7 @@ struct nvme_fw_slot_log {
 
 _Static_assert(sizeof(struct nvme_command) == 64, "SQE is 64 bytes");
 _Static_assert(sizeof(struct nvme_completion) == 16, "CQE is 16 bytes");
+_Static_assert(__builtin_offsetof(struct nvme_completion, sq_head) == 8, "CQE second half at 8");
 _Static_assert(sizeof(struct nvme_sgl_desc) == 16, "SGL descriptor is 16 bytes");
 _Static_assert(sizeof(struct nvme_id_power_state) == 32, "power state is 32 bytes");
 _Static_assert(sizeof(struct nvme_id_ctrl) == 4096, "identify controller is 4 KiB");
