@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Description: private anonymous memory migrates to device-private memory
+ * whole; the device holds the data, and the CPU reads it back through
+ * faults (the pages come home).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "hmm-fixture.h"
+
+static void test_migrate(void **state)
+{
+	struct hmm_fixture *f = *state;
+	struct hmm_buffer *buffer = hmm_anon_buffer();
+	unsigned long i;
+	int *ptr;
+
+	assert_non_null(buffer);
+	for (i = 0, ptr = buffer->ptr; i < HMM_BUFFER_SIZE / sizeof(*ptr); i++)
+		ptr[i] = (int)i;
+
+	assert_int_equal(hmm_dmirror_cmd(f->mirror[0], dmirror_migrate_to_dev, buffer, HMM_NPAGES),
+			 0);
+	assert_int_equal(buffer->cpages, HMM_NPAGES);
+	for (i = 0, ptr = buffer->mirror; i < HMM_BUFFER_SIZE / sizeof(*ptr); i++)
+		assert_int_equal(ptr[i], (int)i);
+	for (i = 0, ptr = buffer->ptr; i < HMM_BUFFER_SIZE / sizeof(*ptr); i++)
+		assert_int_equal(ptr[i], (int)i);
+	hmm_buffer_free(buffer);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_migrate, hmm_fixture_setup,
+						hmm_fixture_teardown),
+	};
+
+	hmm_require_uffd();
+	hmm_skip_under_valgrind();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
