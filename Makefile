@@ -25,6 +25,7 @@ all: build
 help:
 	@echo "make demo          install dependencies, build, run the demo"
 	@echo "make check         install dependencies, build, run every test"
+	@echo "make bench         install dependencies, build, run the benchmarks (BENCH_ARGS=...)"
 	@echo "make               build ($(BUILD)/)"
 	@echo "make defconfig     configure from configs/defconfig"
 	@echo "make menuconfig    edit the configuration"
@@ -92,6 +93,13 @@ check-fast: build
 
 demo: deps build
 	$(Q)$(BUILD)/tools/hetmem/hetmem demo
+
+# One table of every figure against its reference; a progress bar when
+# stderr is a terminal. BENCH_ARGS="--plot DIR --json FILE", or benchmark
+# names, are passed on (see hetmem(1), Documentation/performance.md).
+BENCH_ARGS ?=
+bench: deps build
+	$(Q)$(BUILD)/tools/hetmem/hetmem bench $(BENCH_ARGS)
 
 clean:
 	$(Q)rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_MIN)

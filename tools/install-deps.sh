@@ -20,6 +20,7 @@ PKGS="
 	busybox-static
 	cpio
 	valgrind
+	gnuplot-nox
 "
 
 missing=""

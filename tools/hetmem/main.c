@@ -19,8 +19,10 @@ struct subcommand {
 };
 
 int cmd_p2p_check(int argc, char **argv); /* cmd-p2p-check.c */
+int cmd_bench(int argc, char **argv); /* cmd-bench.c */
 
 static const struct subcommand subcommands[] = {
+	{ "bench", cmd_bench, "run the benchmarks: each figure against a reference of the same run" },
 	{ "demo", cmd_demo, "DMA from the NVMe controller into GPU p2pmem and show where it went" },
 	{ "lspci", cmd_lspci, "write configuration space in the format `lspci -F FILE` reads" },
 	{ "p2pmem", cmd_p2pmem, "list p2pmem providers and the closest one for each device" },

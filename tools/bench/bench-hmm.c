@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Benchmark module "hmm": the process's own anonymous memory, mirrored by
+ * the HMM test device (dmirror), migrated to its device-private memory and
+ * faulted back by the CPU.
+ *
+ *  - hmm_range_fault() over a populated range, ns per page, against
+ *    reading the same range's /proc/self/pagemap entries (what it must
+ *    read at least: presence comes from there);
+ *  - device fault service: hmm_range_fault() of one populated page, the
+ *    work a polling driver does to service a device fault (the emulated
+ *    GPU's fault buffer does not exist yet, so nothing is added for it),
+ *    against the wake-up round trip;
+ *  - migrate to device and back (dmirror_migrate_to_dev() without read
+ *    back, dmirror_migrate_to_sys()), GB/s, 4 KiB to 64 MiB, against
+ *    memcpy of the same size;
+ *  - CPU fault-back after a migration: one load per page, in order
+ *    (sequential: the device's policy prefetches the rest of each 2 MiB
+ *    block and the next one) or in random order, GB/s, against memcpy;
+ *    the policy without its prefetch is the reference of the sequential
+ *    figure: loads in descending order never look sequential to it, so
+ *    each fault is served alone;
+ *  - single-page fault-back latency, median and p99 over random pages,
+ *    against the wake-up round trip (a fault costs at least one).
+ *
+ * The large range is 64 MiB (2 MiB with --quick). Faults served one page
+ * at a time cost about a wake-up each, so the figures that need them
+ * (random, no-prefetch, latency) use 4 MiB (256 KiB with --quick): their
+ * GB/s are per-page costs and do not depend on the range.
+ *
+ * Every page holds a pattern before it leaves, and the data is checked
+ * after it came back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <hetmem/err.h>
+#include <hetmem/hmm-dmirror.h>
+#include <hetmem/hmm.h>
+#include <hetmem/mm_types.h>
+#include <hetmem/mmu_notifier.h>
+
+#include "harness.h"
+
+#define PG	    4096UL
+#define LARGE_FULL  (64UL << 20)
+#define LARGE_QUICK (2UL << 20)
+#define SMALL_FULL  (4UL << 20)
+#define SMALL_QUICK (256UL << 10)
+#define LAT_BATCH   256
+#define LAT_MAX	    (LAT_BATCH * 40)
+
+static const size_t sweep[] = { 4UL << 10, 64UL << 10, 1UL << 20, 16UL << 20, 64UL << 20 };
+#define NR_SWEEP (sizeof(sweep) / sizeof(sweep[0]))
+
+struct hmm_bench {
+	struct bench *b;
+	struct dmirror_device *mdev;
+	struct dmirror *mirror;
+	struct hetmem_mm *mm;
+	char *buf; /* the large range */
+	size_t large, small;
+	uint64_t rng;
+	unsigned long *order; /* page indices, shuffled */
+	double *lat; /* latencies of single faults, us */
+	size_t nr_lat;
+	int err;
+};
+
+static volatile uint64_t sink;
+
+static uint64_t next_rand(struct hmm_bench *h)
+{
+	h->rng ^= h->rng << 13;
+	h->rng ^= h->rng >> 7;
+	h->rng ^= h->rng << 17;
+	return h->rng;
+}
+
+/* The first word of each page says which page it is. */
+static void fill(char *p, size_t len)
+{
+	for (size_t off = 0; off < len; off += PG)
+		*(uint64_t *)(p + off) = (uintptr_t)(p + off) ^ 0x5a5a5a5a5a5a5a5aULL;
+}
+
+static bool check(const char *p, size_t len)
+{
+	for (size_t off = 0; off < len; off += PG)
+		if (*(const uint64_t *)(p + off) != ((uintptr_t)(p + off) ^ 0x5a5a5a5a5a5a5a5aULL))
+			return false;
+	return true;
+}
+
+static int to_dev(struct hmm_bench *h, char *p, size_t len)
+{
+	struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)p, .npages = len / PG };
+
+	return dmirror_migrate_to_dev(h->mirror, &cmd);
+}
+
+static int to_sys(struct hmm_bench *h, char *p, size_t len)
+{
+	struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)p, .npages = len / PG };
+
+	return dmirror_migrate_to_sys(h->mirror, &cmd);
+}
+
+/* --- migration ---------------------------------------------------------------------------- */
+
+struct range_arg {
+	struct hmm_bench *h;
+	size_t len;
+};
+
+/* Each migration to the device is timed alone; bringing the range home again is not. */
+static double migrate_to_dev_run(void *arg, uint64_t n)
+{
+	struct range_arg *a = arg;
+	double t = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		double t0 = bench_now();
+		int ret = to_dev(a->h, a->h->buf, a->len);
+
+		t += bench_now() - t0;
+		if (ret)
+			return ret;
+		ret = to_sys(a->h, a->h->buf, a->len);
+		if (ret)
+			return ret;
+	}
+	return t;
+}
+
+static double migrate_to_sys_run(void *arg, uint64_t n)
+{
+	struct range_arg *a = arg;
+	double t = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		double t0;
+		int ret = to_dev(a->h, a->h->buf, a->len);
+
+		if (ret)
+			return ret;
+		t0 = bench_now();
+		ret = to_sys(a->h, a->h->buf, a->len);
+		t += bench_now() - t0;
+		if (ret)
+			return ret;
+	}
+	return t;
+}
+
+/* --- CPU fault-back ---------------------------------------------------------------------- */
+
+enum touch_order { TOUCH_ASCENDING, TOUCH_DESCENDING, TOUCH_RANDOM };
+
+struct fault_arg {
+	struct hmm_bench *h;
+	size_t len;
+	enum touch_order order;
+};
+
+static void shuffle(struct hmm_bench *h, size_t npages)
+{
+	for (size_t i = 0; i < npages; i++)
+		h->order[i] = i;
+	for (size_t i = npages - 1; i > 0; i--) {
+		size_t j = next_rand(h) % (i + 1);
+		unsigned long t = h->order[i];
+
+		h->order[i] = h->order[j];
+		h->order[j] = t;
+	}
+}
+
+/* Migrate the range away (not timed), then load one word of every page in @order (timed). */
+static double fault_back_run(void *arg, uint64_t n)
+{
+	struct fault_arg *a = arg;
+	struct hmm_bench *h = a->h;
+	size_t npages = a->len / PG;
+	uint64_t acc = 0;
+	double t = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		double t0;
+		int ret = to_dev(h, h->buf, a->len);
+
+		if (ret)
+			return ret;
+		if (a->order == TOUCH_RANDOM)
+			shuffle(h, npages);
+		t0 = bench_now();
+		for (size_t k = 0; k < npages; k++) {
+			size_t pg = a->order == TOUCH_ASCENDING	 ? k :
+				    a->order == TOUCH_DESCENDING ? npages - 1 - k :
+								   h->order[k];
+
+			acc += *(volatile uint64_t *)(h->buf + pg * PG);
+		}
+		t += bench_now() - t0;
+	}
+	sink = acc;
+	return t;
+}
+
+/* One sample: the median latency of LAT_BATCH single faults on random pages, in us. */
+static double latency_sample(void *arg)
+{
+	struct hmm_bench *h = arg;
+	size_t npages = h->small / PG, n = LAT_BATCH < npages ? LAT_BATCH : npages;
+	double v[LAT_BATCH];
+	uint64_t acc = 0;
+	size_t got = 0;
+	int ret;
+
+	ret = to_dev(h, h->buf, h->small);
+	if (ret)
+		return ret;
+	shuffle(h, npages);
+	for (size_t k = 0, i = 0; k < npages && i < n; k++) {
+		struct dmirror_counters before, after;
+		double t0, dt;
+
+		dmirror_device_counters(h->mdev, &before);
+		t0 = bench_now();
+		acc += *(volatile uint64_t *)(h->buf + h->order[k] * PG);
+		dt = (bench_now() - t0) * 1e6;
+		dmirror_device_counters(h->mdev, &after);
+		/*
+		 * A load that found its page home already (brought back with a
+		 * neighbour when two loads happened to be in sequence) is no
+		 * fault: it is not a latency of one.
+		 */
+		if (after.cpu_faults == before.cpu_faults)
+			continue;
+		v[i++] = dt;
+		if (h->nr_lat < LAT_MAX)
+			h->lat[h->nr_lat++] = dt;
+		got = i;
+	}
+	sink = acc;
+	if (!got)
+		return -EIO;
+	/* The rest of the range comes home outside the sample. */
+	ret = to_sys(h, h->buf, h->small);
+	if (ret)
+		return ret;
+	return bench_percentile(v, got, 50);
+}
+
+/* --- hmm_range_fault --------------------------------------------------------------------- */
+
+static bool bench_invalidate(struct mmu_interval_notifier *sub,
+			     const struct mmu_notifier_range *range, unsigned long cur_seq)
+{
+	mmu_interval_set_seq(sub, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops bench_notifier_ops = {
+	.invalidate = bench_invalidate,
+};
+
+struct rf_arg {
+	struct mmu_interval_notifier sub;
+	unsigned long *pfns;
+	size_t len;
+	int pagemap;
+	double *lat; /* single-page calls' latencies, us, when not NULL */
+	size_t nr_lat, max_lat;
+};
+
+static int range_fault_once(struct rf_arg *a)
+{
+	struct hmm_range range = {
+		.notifier = &a->sub,
+		.start = a->sub.start,
+		.end = a->sub.start + a->len,
+		.hmm_pfns = a->pfns,
+		.default_flags = HMM_PFN_REQ_FAULT,
+	};
+	int ret;
+
+	/* The kernel's driver loop: retry while the range keeps being invalidated. */
+	do {
+		range.notifier_seq = mmu_interval_read_begin(&a->sub);
+		ret = hmm_range_fault(&range);
+	} while (ret == -EBUSY);
+	if (!ret && !(a->pfns[0] & HMM_PFN_VALID))
+		ret = -EFAULT;
+	return ret;
+}
+
+static double range_fault_run(void *arg, uint64_t n)
+{
+	struct rf_arg *a = arg;
+	double t = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		double t0 = bench_now(), dt;
+		int ret = range_fault_once(a);
+
+		dt = bench_now() - t0;
+		if (ret)
+			return ret;
+		if (a->lat && a->nr_lat < a->max_lat)
+			a->lat[a->nr_lat++] = dt * 1e6;
+		t += dt;
+	}
+	return t;
+}
+
+/* What hmm_range_fault() reads at least: the range's pagemap entries. */
+static double pagemap_run(void *arg, uint64_t n)
+{
+	struct rf_arg *a = arg;
+	size_t npages = a->len / PG;
+	off_t off = (off_t)(a->sub.start / PG * sizeof(uint64_t));
+	double t0 = bench_now();
+
+	for (uint64_t i = 0; i < n; i++) {
+		ssize_t want = (ssize_t)(npages * sizeof(uint64_t));
+
+		if (pread(a->pagemap, a->pfns, (size_t)want, off) != want)
+			return -EIO;
+	}
+	return bench_now() - t0;
+}
+
+static int bench_range_fault(struct hmm_bench *h)
+{
+	static const struct bench_target service = { BENCH_TARGET_VALUE_LE, 5, "<= 5 us, polling" };
+	struct rf_arg a = { .len = h->large, .pagemap = -1 };
+	struct bench_stat st, ref, wake;
+	double lat[4096];
+	char what[64];
+	int ret;
+
+	a.pfns = calloc(h->large / PG, sizeof(*a.pfns));
+	if (!a.pfns)
+		return -ENOMEM;
+	a.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ret = a.pagemap < 0 ? -errno : 0;
+	if (!ret)
+		ret = mmu_interval_notifier_insert(&a.sub, h->mm, (uintptr_t)h->buf, h->large,
+						   &bench_notifier_ops);
+	if (ret)
+		goto out;
+
+	bench_chart(h->b, "hmm-latency",
+		    "Latency distributions: device fault service, CPU fault-back", "microseconds",
+		    "", BENCH_CHART_CDF | BENCH_CHART_LOGX);
+	snprintf(what, sizeof(what), "hmm_range_fault, %zu MiB populated", h->large >> 20);
+	ret = bench_time(h->b, what, range_fault_run, &a, 0, &st);
+	if (!ret)
+		ret = bench_time(h->b, "pagemap read", pagemap_run, &a, 0, &ref);
+	if (ret)
+		goto out_remove;
+	st = bench_stat_scale(&st, 1e9 / (double)(h->large / PG));
+	ref = bench_stat_scale(&ref, 1e9 / (double)(h->large / PG));
+	bench_row_add(h->b, "range_fault.large", what, "ns/page", &st, ref.median, "ns/page",
+		      "pagemap read, same range", NULL);
+
+	/* One page: the device fault a polling driver services. */
+	a.len = PG;
+	a.lat = lat;
+	a.max_lat = sizeof(lat) / sizeof(lat[0]);
+	ret = bench_time(h->b, "device fault service", range_fault_run, &a, 0, &st);
+	if (!ret && bench_ref_wakeup(h->b, &wake) < 0)
+		ret = -ENOMEM;
+	if (ret)
+		goto out_remove;
+	st = bench_stat_scale(&st, 1e6);
+	bench_row_add(h->b, "device_fault_service",
+		      "device fault service (hmm_range_fault, 1 page)", "us", &st, wake.median,
+		      "us", "wake-up round trip", &service);
+	bench_distribution(h->b, "hmm-latency", "device fault service (hmm_range_fault, 1 page)",
+			   lat, a.nr_lat);
+out_remove:
+	mmu_interval_notifier_remove(&a.sub);
+out:
+	if (a.pagemap >= 0)
+		close(a.pagemap);
+	free(a.pfns);
+	return ret;
+}
+
+/* --- the figures ------------------------------------------------------------------------- */
+
+static int bench_migrate(struct hmm_bench *h)
+{
+	static const struct bench_target to_dev_t = { BENCH_TARGET_RATIO_GE, 0.7,
+						      ">= 0.7x memcpy" };
+	static const struct bench_target seq_t = { BENCH_TARGET_RATIO_GE, 0.5, ">= 0.5x memcpy" };
+	int ret = 0;
+
+	bench_chart(h->b, "hmm-migrate", "Migration and CPU fault-back vs range size",
+		    "range (KiB)", "GB/s", BENCH_CHART_LOGX);
+	for (size_t s = 0; s < NR_SWEEP && !ret; s++) {
+		size_t len = sweep[s] > h->large ? h->large : sweep[s];
+		bool last = len == h->large;
+		struct range_arg ra = { h, len };
+		struct fault_arg fa = { h, len, TOUCH_ASCENDING };
+		struct bench_stat dev, sys, seq, mc;
+		char sz[16], what[64];
+		double x = (double)len / 1024;
+
+		/* --quick clips the sweep at its large range: measure that once. */
+		if (s && len == (sweep[s - 1] > h->large ? h->large : sweep[s - 1]))
+			break;
+		bench_format_size(sz, sizeof(sz), len);
+		if (bench_ref_memcpy(h->b, len, &mc) < 0)
+			return -ENOMEM;
+		snprintf(what, sizeof(what), "migrate to device, %s", sz);
+		ret = bench_time(h->b, what, migrate_to_dev_run, &ra, 0, &dev);
+		if (!ret) {
+			snprintf(what, sizeof(what), "migrate to system, %s", sz);
+			ret = bench_time(h->b, what, migrate_to_sys_run, &ra, 0, &sys);
+		}
+		if (!ret) {
+			snprintf(what, sizeof(what), "sequential fault-back, %s", sz);
+			ret = bench_time(h->b, what, fault_back_run, &fa, 0, &seq);
+		}
+		if (ret)
+			break;
+		if (!check(h->buf, len)) {
+			bench_skip(h->b, "%s: the data that came back is not what left", sz);
+			return -EIO;
+		}
+		dev = bench_stat_rate(&dev, (double)len, 1e9);
+		sys = bench_stat_rate(&sys, (double)len, 1e9);
+		seq = bench_stat_rate(&seq, (double)len, 1e9);
+		bench_point(h->b, "hmm-migrate", "migrate to device", x, dev.median);
+		bench_point(h->b, "hmm-migrate", "migrate to system", x, sys.median);
+		bench_point(h->b, "hmm-migrate", "sequential CPU fault-back", x, seq.median);
+		bench_point(h->b, "hmm-migrate", "memcpy", x, mc.median);
+		if (!last)
+			continue;
+		snprintf(what, sizeof(what), "migrate to device, %s", sz);
+		bench_row_add(h->b, "migrate_to_dev.large", what, "GB/s", &dev, mc.median, "GB/s",
+			      "memcpy, same size", &to_dev_t);
+		snprintf(what, sizeof(what), "migrate to system, %s", sz);
+		bench_row_add(h->b, "migrate_to_sys.large", what, "GB/s", &sys, mc.median, "GB/s",
+			      "memcpy, same size", NULL);
+		snprintf(what, sizeof(what), "sequential fault-back, %s", sz);
+		bench_row_add(h->b, "fault_back.seq.large", what, "GB/s", &seq, mc.median, "GB/s",
+			      "memcpy, same size", &seq_t);
+	}
+	return ret;
+}
+
+static int bench_fault_back(struct hmm_bench *h)
+{
+	static const struct bench_target median_t = { BENCH_TARGET_RATIO_LE, 1.5,
+						      "<= 1.5x wake-up" };
+	struct fault_arg seq = { h, h->small, TOUCH_ASCENDING };
+	struct fault_arg noprefetch = { h, h->small, TOUCH_DESCENDING };
+	struct fault_arg rnd = { h, h->small, TOUCH_RANDOM };
+	struct bench_stat s, np, r, mc, med, p99, wake;
+	double batch_p99[BENCH_WINDOW * 8];
+	char sz[16], what[64];
+	size_t nr_batches, batch;
+	int ret;
+
+	bench_format_size(sz, sizeof(sz), h->small);
+	if (bench_ref_memcpy(h->b, h->small, &mc) < 0 || bench_ref_wakeup(h->b, &wake) < 0)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "sequential fault-back, %s", sz);
+	ret = bench_time(h->b, what, fault_back_run, &seq, 0, &s);
+	if (!ret) {
+		snprintf(what, sizeof(what), "fault-back without prefetch, %s", sz);
+		ret = bench_time(h->b, what, fault_back_run, &noprefetch, 0, &np);
+	}
+	if (!ret) {
+		snprintf(what, sizeof(what), "random fault-back, %s", sz);
+		ret = bench_time(h->b, what, fault_back_run, &rnd, 0, &r);
+	}
+	if (!ret) {
+		h->nr_lat = 0;
+		ret = bench_measure(h->b, "single-page fault-back latency", latency_sample, h,
+				    &med);
+	}
+	if (ret)
+		return ret;
+	if (!check(h->buf, h->small)) {
+		bench_skip(h->b, "the data that came back is not what left");
+		return -EIO;
+	}
+	s = bench_stat_rate(&s, (double)h->small, 1e9);
+	np = bench_stat_rate(&np, (double)h->small, 1e9);
+	r = bench_stat_rate(&r, (double)h->small, 1e9);
+	snprintf(what, sizeof(what), "sequential fault-back, %s", sz);
+	bench_row_add(h->b, "fault_back.seq.small", what, "GB/s", &s, np.median, "GB/s",
+		      "no-prefetch policy", NULL);
+	snprintf(what, sizeof(what), "random fault-back, %s", sz);
+	bench_row_add(h->b, "fault_back.random", what, "GB/s", &r, mc.median, "GB/s",
+		      "memcpy, same size", NULL);
+	bench_row_add(h->b, "fault_latency.median", "single-page fault-back, median", "us", &med,
+		      wake.median, "us", "wake-up round trip", &median_t);
+
+	/* The p99 of each batch, for its spread; the figure is the p99 of all faults. */
+	batch = LAT_BATCH < h->small / PG ? LAT_BATCH : h->small / PG;
+	nr_batches = h->nr_lat / batch;
+	if (nr_batches > sizeof(batch_p99) / sizeof(batch_p99[0]))
+		nr_batches = sizeof(batch_p99) / sizeof(batch_p99[0]);
+	for (size_t i = 0; i < nr_batches; i++) {
+		double v[LAT_BATCH];
+
+		memcpy(v, h->lat + i * batch, batch * sizeof(v[0]));
+		batch_p99[i] = bench_percentile(v, batch, 99);
+	}
+	p99 = bench_stat_of(batch_p99, nr_batches ? nr_batches : 1);
+	bench_distribution(h->b, "hmm-latency", "single-page CPU fault-back", h->lat, h->nr_lat);
+	p99.median = bench_percentile(h->lat, h->nr_lat, 99);
+	p99.samples = med.samples;
+	bench_row_add(h->b, "fault_latency.p99", "single-page fault-back, p99", "us", &p99,
+		      wake.median, "us", "wake-up round trip", NULL);
+	return 0;
+}
+
+static int hmm_bench_run(struct bench *b)
+{
+	struct hmm_bench *h = calloc(1, sizeof(*h));
+	int ret = 0;
+
+	if (!h)
+		return -ENOMEM;
+	h->b = b;
+	h->rng = 0x9e3779b97f4a7c15ULL;
+	h->large = bench_quick(b) ? LARGE_QUICK : LARGE_FULL;
+	h->small = bench_quick(b) ? SMALL_QUICK : SMALL_FULL;
+	h->mm = hetmem_mm_get();
+	if (IS_ERR(h->mm)) {
+		ret = (int)PTR_ERR(h->mm);
+		h->mm = NULL;
+		if (ret == -EPERM || ret == -ENOSYS) {
+			bench_skip(b, "userfaultfd is not available to this process (%s)",
+				   ret == -EPERM ? "not allowed" : "kernel lacks features");
+			ret = -ENODEV;
+		}
+		goto out;
+	}
+	/* Device memory for the large range and then some, in 32 MiB chunks. */
+	h->mdev = dmirror_device_create((unsigned int)(h->large >> 25) + 4, 32);
+	if (IS_ERR(h->mdev)) {
+		ret = (int)PTR_ERR(h->mdev);
+		h->mdev = NULL;
+		goto out;
+	}
+	h->mirror = dmirror_open(h->mdev);
+	if (IS_ERR(h->mirror)) {
+		ret = (int)PTR_ERR(h->mirror);
+		h->mirror = NULL;
+		goto out;
+	}
+	h->buf = mmap(NULL, h->large, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	h->order = calloc(h->small / PG, sizeof(*h->order));
+	h->lat = calloc(LAT_MAX, sizeof(*h->lat));
+	if (h->buf == MAP_FAILED || !h->order || !h->lat) {
+		if (h->buf == MAP_FAILED)
+			h->buf = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* No transparent huge pages: migration and faults work on 4 KiB pages. */
+	madvise(h->buf, h->large, MADV_NOHUGEPAGE);
+	fill(h->buf, h->large);
+
+	ret = bench_range_fault(h);
+	if (!ret)
+		ret = bench_migrate(h);
+	if (!ret)
+		ret = bench_fault_back(h);
+out:
+	if (h->mirror)
+		dmirror_close(h->mirror);
+	if (h->mdev)
+		dmirror_device_destroy(h->mdev);
+	if (h->buf)
+		munmap(h->buf, h->large);
+	hetmem_mm_put(h->mm);
+	free(h->order);
+	free(h->lat);
+	free(h);
+	return ret;
+}
+
+const struct bench_module bench_hmm_module = {
+	.name = "hmm",
+	.summary = "hmm_range_fault, migrate to device and back, CPU fault-back throughput and "
+		   "latency",
+	.steps = 23,
+	.run = hmm_bench_run,
+};
