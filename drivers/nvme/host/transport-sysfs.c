@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <hetmem/log.h>
 #include <hetmem/nvme.h>
@@ -86,7 +87,14 @@ static int sf_dma_map(void *priv, void *buf, size_t len, enum dma_data_direction
 			*dma = st->peer[i].bus + (p - st->peer[i].va);
 			return 0;
 		}
-	/* One page at most, or one huge page of the pool. */
+	/*
+	 * The page must be present and stay put while the controller uses
+	 * it: lock it, which also faults it in writable (breaking a shared
+	 * zero page), before asking pagemap where it is. One page at most, or
+	 * one huge page of the pool.
+	 */
+	if (mlock((void *)(p & ~4095UL), ((p & 4095) + len + 4095) & ~4095UL))
+		return -errno;
 	phys = virt_to_phys_self(buf);
 	if (!phys)
 		return -EFAULT;
