@@ -130,6 +130,29 @@ int main(void)
 			 (uint32_t)(MB >> ns->lba_shift)) && matches(sys.va, 0, MB, 0x22),
 	      "read back into system memory: the BAR's data");
 
+	/* The controller memory buffer as a data target: a read into the CMB. */
+	{
+		struct nvme_cmb_info cmb;
+		uint64_t len = 0;
+		uint8_t *map;
+
+		nvme_ctrl_cmb(ctrl, &cmb);
+		map = cmb.size ? t.ops->bar_map(t.priv, cmb.bar, &len) : NULL;
+		check(map && (cmb.cmbsz & NVME_CMBSZ_RDS), "CMB enabled (v1.4 sequence), reads allowed");
+		if (map) {
+			uint8_t *cmb_buf = map + cmb.offset;
+
+			printf("CMB %llu MiB in BAR%d at bus address 0x%llx\n",
+			       (unsigned long long)(cmb.size >> 20), cmb.bar,
+			       (unsigned long long)cmb.bus_addr);
+			nvme_transport_sysfs_add_peer(&t, cmb_buf, cmb.bus_addr, cmb.size);
+			memset(cmb_buf, 0, MB);
+			check(!nvme_read(ns, qp, cmb_buf, 0, (uint32_t)(MB >> ns->lba_shift)) &&
+			      matches(cmb_buf, 0, MB, 0x11),
+			      "1 MiB read into the controller's own CMB");
+		}
+	}
+
 	nvme_qpair_free(qp);
 	nvme_ctrl_remove(ctrl);
 	nvme_transport_sysfs_fini(&t);

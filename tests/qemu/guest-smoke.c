@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hetmem/err.h>
 #include <hetmem/nvme-spec.h>
+#include <hetmem/pci-import.h>
 #include <hetmem/pci-sysfs.h>
 
 static int failures;
@@ -41,6 +43,32 @@ int main(void)
 	pci_sysfs_parent(PCI_SYSFS_ROOT, shm_dsp, shm_usp);
 	check(strcmp(nvme_dsp, shm_dsp) && !strcmp(nvme_usp, shm_usp) && nvme_usp[0],
 	      "nvme and ivshmem below one switch, different downstream ports");
+
+	/* hetmem's topology discovery on this machine: the p2p-check import. */
+	{
+		char err[256];
+		struct pci_import *imp = pci_import_sysfs(PCI_SYSFS_ROOT, err, sizeof(err));
+		struct pci_dev *pn, *ps;
+		struct pci_p2p_result res;
+
+		if (IS_ERR(imp)) {
+			printf("import: %s\n", err);
+			imp = NULL;
+		}
+		pn = imp ? pci_import_find(imp, nvme) : NULL;
+		ps = imp ? pci_import_find(imp, shm) : NULL;
+
+		check(imp && pn && ps, "topology imported from sysfs");
+		if (pn && ps) {
+			pci_p2p_check_pair(ps, pn, NULL, &res);
+			printf("nvme -> ivshmem: %s, distance %d\n", pci_p2p_map_type_name(res.type),
+			       res.distance);
+			check(res.type == PCI_P2PDMA_MAP_BUS_ADDR && res.distance == 4,
+			      "map type BUS_ADDR at distance 4: same switch");
+		}
+		if (imp)
+			pci_import_destroy(imp);
+	}
 
 	check(!pci_sysfs_open(PCI_SYSFS_ROOT, nvme, &n), "nvme opened");
 	check(!pci_sysfs_open(PCI_SYSFS_ROOT, shm, &s), "ivshmem opened");
