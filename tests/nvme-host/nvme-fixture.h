@@ -266,28 +266,6 @@ static inline void *nfix_alloc(size_t len)
 	return aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
 }
 
-/*
- * ThreadSanitizer cannot see how a device and its driver order their
- * accesses to shared memory: the controller's thread copies data and
- * completion entries into memory by DMA (a memcpy in the fabric), and the
- * driver learns of it from the CQE's phase tag, a protocol TSan knows
- * nothing of. Device DMA is therefore outside its model; races between
- * CPU threads are still reported. (Each test is one translation unit, so
- * this hook is defined once per binary.)
- */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-	return "race:pci_dma_write\nrace:pci_dma_read\nrace:nvme_emu_dma\n";
-}
-
-/* Suppressions match stacks: keep enough history to restore the DMA side's. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "history_size=7";
-}
-
 static inline void nfix_quiet(void)
 {
 	if (!getenv("HETMEM_LOG"))
