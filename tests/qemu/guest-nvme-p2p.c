@@ -8,6 +8,9 @@
  * can from inside. The host then checks the memory-backend file and the
  * namespace image: the independent proof.
  *
+ * The I/O submission queue lives in the controller memory buffer, so every
+ * command here is fetched from the CMB.
+ *
  * Layout (shared with qemu-nvme-p2p.sh):
  *   namespace [0, 4 MiB)      pattern 0x11, written from system memory
  *   ivshmem   [0, 4 MiB)      read from the namespace by P2P
@@ -63,7 +66,8 @@ static void complete(void *arg, int status)
 
 int main(void)
 {
-	struct nvme_ctrl_opts opts = { .io_queue_depth = 16, .timeout_ms = 10000 };
+	struct nvme_ctrl_opts opts = { .io_queue_depth = 16, .timeout_ms = 10000,
+				       .sq_in_cmb = true };
 	char nvme_bdf[16], shm_bdf[16];
 	struct pci_sysfs_dev shm;
 	struct nvme_transport t;
@@ -139,13 +143,23 @@ int main(void)
 		nvme_ctrl_cmb(ctrl, &cmb);
 		map = cmb.size ? t.ops->bar_map(t.priv, cmb.bar, &len) : NULL;
 		check(map && (cmb.cmbsz & NVME_CMBSZ_RDS), "CMB enabled (v1.4 sequence), reads allowed");
+		check(cmb.sqs, "I/O submission queues in the CMB");
 		if (map) {
-			uint8_t *cmb_buf = map + cmb.offset;
+			/* The front of the CMB holds the SQs: data goes to its second half. */
+			uint8_t *cmb_buf = map + cmb.offset + cmb.size / 2;
+			const volatile uint8_t *front = map + cmb.offset;
+			int sqes = 0;
+
+			/* The commands above were fetched from there: their opcodes are in it. */
+			for (unsigned int i = 0; i < 64 * 16; i += 64)
+				sqes += front[i] == nvme_cmd_read || front[i] == nvme_cmd_write;
+			check(sqes > 0, "submission queue entries found in the CMB");
 
 			printf("CMB %llu MiB in BAR%d at bus address 0x%llx\n",
 			       (unsigned long long)(cmb.size >> 20), cmb.bar,
 			       (unsigned long long)cmb.bus_addr);
-			nvme_transport_sysfs_add_peer(&t, cmb_buf, cmb.bus_addr, cmb.size);
+			nvme_transport_sysfs_add_peer(&t, cmb_buf, cmb.bus_addr + cmb.size / 2,
+						      cmb.size / 2);
 			memset(cmb_buf, 0, MB);
 			check(!nvme_read(ns, qp, cmb_buf, 0, (uint32_t)(MB >> ns->lba_shift)) &&
 			      matches(cmb_buf, 0, MB, 0x11),

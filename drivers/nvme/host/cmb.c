@@ -53,8 +53,15 @@ static void register_p2p(struct nvme_ctrl *ctrl)
 	struct pci_dev *pdev = ctrl_pdev(ctrl);
 	int ret;
 
-	if (!pdev)
+	if (!pdev) {
+		/*
+		 * A real function (the sysfs transport) has no page map to
+		 * allocate from: SQs come from the front of the CMB instead
+		 * (nvme_cmb_alloc_sq()).
+		 */
+		cmb->sqs = ctrl->opts.sq_in_cmb && (cmb->cmbsz & NVME_CMBSZ_SQS);
 		return;
+	}
 	ret = pci_p2pdma_add_resource(pdev, cmb->bar, cmb->size, cmb->offset);
 	if (ret) {
 		pr_warn("%s: cannot register the CMB as P2P memory: %d", pci_name(pdev), ret);
@@ -84,6 +91,7 @@ void nvme_cmb_setup(struct nvme_ctrl *ctrl)
 	void *cpu;
 
 	memset(cmb, 0, sizeof(*cmb));
+	ctrl->cmb_sq_used = 0;
 	if (!ops->bar_map || !ops->bar_bus_address)
 		return;
 	/* 1.4: the registers read zero until CRE is set. */
@@ -177,12 +185,30 @@ void nvme_cmb_release(struct nvme_ctrl *ctrl)
  */
 void *nvme_cmb_alloc_sq(struct nvme_ctrl *ctrl, size_t len, dma_addr_t *dma)
 {
-#ifdef CONFIG_PCI_P2PDMA
 	struct pci_dev *pdev = ctrl_pdev(ctrl);
+
+	if (!ctrl->cmb.sqs)
+		return NULL;
+	if (!pdev) {
+		/*
+		 * Without a pool, a bump allocator over the CMB: queues are
+		 * made at probe and live until remove, so nothing is reused.
+		 */
+		uint64_t at = (ctrl->cmb_sq_used + 4095) & ~4095ULL;
+		char *sq;
+
+		len = (len + 4095) & ~4095UL;
+		if (at + len > ctrl->cmb.size)
+			return NULL;
+		sq = (char *)ctrl->cmb_cpu + at;
+		*dma = ctrl->cmb.bus_addr + at;
+		ctrl->cmb_sq_used = at + len;
+		memset(sq, 0, len);
+		return sq;
+	}
+#ifdef CONFIG_PCI_P2PDMA
 	void *sq;
 
-	if (!ctrl->cmb.sqs || !pdev)
-		return NULL;
 	sq = pci_alloc_p2pmem(pdev, len);
 	if (!sq)
 		return NULL;
@@ -208,4 +234,5 @@ void nvme_cmb_free_sq(struct nvme_ctrl *ctrl, void *sq, size_t len)
 	if (pdev)
 		pci_free_p2pmem(pdev, sq, len);
 #endif
+	/* Bump-allocated SQs (no pdev) go back with the controller. */
 }

@@ -302,6 +302,7 @@ struct nvme_ctrl {
 	unsigned int nr_ns;
 	struct nvme_cmb_info cmb;
 	void *cmb_cpu;
+	uint64_t cmb_sq_used; /* bytes of the CMB given to SQs without a pool */
 	uint64_t cmbmsc;
 	struct nvme_ctrl_stats stats;
 	int bounce_logged;
