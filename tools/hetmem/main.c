@@ -42,7 +42,7 @@ static void usage(FILE *out)
 	      "Commands:\n",
 	      out);
 	for (size_t i = 0; i < NR_SUBCOMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	fputs("\n"
 	      "Exit status: 0 success, 1 failure (or a verification that did not hold),\n"
 	      "2 usage error. See hetmem(1).\n",
