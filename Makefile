@@ -13,12 +13,14 @@ BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_TSAN  ?= build-tsan
 BUILD_MIN   ?= build-min
+BUILD_FUZZ  ?= build-fuzz
+FUZZ_SECONDS ?= 300
 MESON_FLAGS ?=
 
 Q := $(if $(V),,@)
 
 .PHONY: all build build-min deps defconfig menuconfig olddefconfig savedefconfig \
-	check check-fast demo bench clean distclean help
+	check check-fast demo bench fuzz build-fuzz clean distclean help
 
 all: build
 
@@ -31,6 +33,7 @@ help:
 	@echo "make menuconfig    edit the configuration"
 	@echo "make olddefconfig  update .config, new options at their defaults"
 	@echo "make check-fast    run the tests of the plain build only"
+	@echo "make fuzz          run each fuzzer for FUZZ_SECONDS (default 300)"
 
 deps:
 	$(Q)sh tools/install-deps.sh
@@ -82,11 +85,37 @@ build-min:
 	fi
 	$(Q)ninja -C $(BUILD_MIN)
 
-CHECK_BUILDS = build build-min $(if $(call cfg,SANITIZERS),build-asan) $(if $(call cfg,TSAN),build-tsan)
+# The libFuzzer fuzzers (tests/fuzz/): clang, ASan + UBSan, coverage
+# instrumentation everywhere. Only the fuzzers are built here; the rest of
+# the tree is covered by the other builds.
+FUZZERS = fuzz-machine-config fuzz-pci-config fuzz-nvme
+
+build-fuzz: $(KCONFIG_CONFIG)
+	$(Q)if [ ! -f $(BUILD_FUZZ)/build.ninja ]; then \
+		CC=clang meson setup $(BUILD_FUZZ) -Dkconfig=$(abspath $(KCONFIG_CONFIG)) \
+			--buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
+			-Dfuzz=true $(MESON_FLAGS); \
+	fi
+	$(Q)ninja -C $(BUILD_FUZZ) $(addprefix tests/fuzz/,$(FUZZERS))
+
+# Each fuzzer for FUZZ_SECONDS on a scratch copy of its seed corpus; the
+# closing statistics give the executions.
+fuzz: deps build-fuzz
+	$(Q)for f in $(FUZZERS); do \
+		echo "=== $$f ($(FUZZ_SECONDS) s)"; \
+		log=$(BUILD_FUZZ)/$$f.log; \
+		sh tests/fuzz/run-fuzzer.sh $(BUILD_FUZZ)/tests/fuzz/$$f \
+			tests/fuzz/corpus/$${f#fuzz-} $(FUZZ_SECONDS) >$$log 2>&1; \
+		rc=$$?; \
+		grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' $$log; \
+		[ $$rc -eq 0 ] || { tail -n 60 $$log; exit 1; }; \
+	done
+
+CHECK_BUILDS = build build-min build-fuzz $(if $(call cfg,SANITIZERS),build-asan) $(if $(call cfg,TSAN),build-tsan)
 
 check: deps $(KCONFIG_CONFIG)
 	$(Q)$(MAKE) --no-print-directory $(CHECK_BUILDS)
-	$(Q)BUILD_MIN=$(BUILD_MIN) sh scripts/run-tests.sh $(KCONFIG_CONFIG) $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
+	$(Q)BUILD_MIN=$(BUILD_MIN) BUILD_FUZZ=$(BUILD_FUZZ) sh scripts/run-tests.sh $(KCONFIG_CONFIG) $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN)
 
 check-fast: build
 	$(Q)sh scripts/run-tests.sh --plain $(KCONFIG_CONFIG) $(BUILD)
@@ -102,7 +131,7 @@ bench: deps build
 	$(Q)$(BUILD)/tools/hetmem/hetmem bench $(BENCH_ARGS)
 
 clean:
-	$(Q)rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_MIN)
+	$(Q)rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_MIN) $(BUILD_FUZZ)
 
 distclean: clean
 	$(Q)rm -f $(KCONFIG_CONFIG) $(KCONFIG_CONFIG).old

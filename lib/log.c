@@ -78,6 +78,7 @@ unsigned long hetmem_guest_errors(void)
 	return __atomic_load_n(&guest_errors, __ATOMIC_RELAXED);
 }
 
+__attribute__((format(printf, 3, 0)))
 static void vlog(int level, int guest, const char *fmt, va_list ap)
 {
 	hetmem_log_fn fn;

@@ -3,6 +3,9 @@
 # print one closing line: "N passed, N failed, N skipped".
 #
 #   run-tests.sh [--plain] CONFIG BUILD [BUILD-ASAN BUILD-TSAN]
+#
+# BUILD_MIN and BUILD_FUZZ in the environment name the minimal and the
+# fuzz build directories, run when they exist.
 set -u
 
 plain=
@@ -48,6 +51,11 @@ if [ -z "$plain" ]; then
 	if enabled SANITIZERS && [ -n "$build_asan" ]; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 			run "$build_asan" asan --no-suite slow --no-suite qemu --timeout-multiplier 3
+	fi
+	# Built (fuzzers only) by make check; --no-rebuild keeps meson from
+	# building the rest of the tree with clang.
+	if [ -n "${BUILD_FUZZ:-}" ] && [ -d "$BUILD_FUZZ" ]; then
+		run "$BUILD_FUZZ" fuzz --suite fuzz --no-rebuild
 	fi
 	if enabled TSAN && [ -n "$build_tsan" ]; then
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \

@@ -5,6 +5,7 @@ set -eu
 
 PKGS="
 	build-essential
+	clang
 	meson
 	ninja-build
 	pkg-config
