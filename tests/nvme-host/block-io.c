@@ -60,41 +60,16 @@ static int setup_pages(void **state)
 	return setup_opts(state, &o);
 }
 
-static int teardown(void **state)
-{
-	struct nfix *x = *state;
-
-	nfix_destroy(x);
-	free(x);
-	return 0;
-}
-
-static void round_trip(struct nfix *x, uint32_t nsid, size_t off, uint64_t slba, uint32_t nlb,
-		       uint32_t seed)
-{
-	struct nvme_ns *ns = nvme_ctrl_ns(x->ctrl[0], nsid);
-	size_t len = (size_t)nlb << ns->lba_shift;
-	uint8_t *w = nfix_alloc(len + off + 4096), *r = nfix_alloc(len + off + 4096);
-
-	nfix_fill(w + off, len, seed);
-	memset(r, 0, len + off);
-	assert_int_equal(nvme_write(ns, x->qp[0], w + off, slba, nlb), 0);
-	assert_int_equal(nvme_read(ns, x->qp[0], r + off, slba, nlb), 0);
-	assert_int_equal(nfix_sum(r + off, len), nfix_sum(w + off, len));
-	free(w);
-	free(r);
-}
-
 /* One block, a page, and odd sizes, on both block sizes. */
 static void test_round_trips(void **state)
 {
 	struct nfix *x = *state;
 
-	round_trip(x, 1, 0, 0, 1, 1);
-	round_trip(x, 1, 0, 7, 8, 2);
-	round_trip(x, 1, 0, 1000, 123, 3);
-	round_trip(x, 2, 0, 0, 1, 4);
-	round_trip(x, 2, 0, 5, 33, 5);
+	nfix_round_trip(x, 1, 0, 0, 1, 1);
+	nfix_round_trip(x, 1, 0, 7, 8, 2);
+	nfix_round_trip(x, 1, 0, 1000, 123, 3);
+	nfix_round_trip(x, 2, 0, 0, 1, 4);
+	nfix_round_trip(x, 2, 0, 5, 33, 5);
 }
 
 /* An unaligned buffer (PRP1 with an offset) spanning many pages: a PRP list. */
@@ -102,9 +77,9 @@ static void test_prp_list_unaligned(void **state)
 {
 	struct nfix *x = *state;
 
-	round_trip(x, 1, 4, 4096, 256 + 3, 6); /* 129.5 KiB from offset 4 */
-	round_trip(x, 1, 2048, 8192, 2048, 7); /* 1 MiB from the middle of a page */
-	round_trip(x, 2, 12, 64, 300, 8);
+	nfix_round_trip(x, 1, 4, 4096, 256 + 3, 6); /* 129.5 KiB from offset 4 */
+	nfix_round_trip(x, 1, 2048, 8192, 2048, 7); /* 1 MiB from the middle of a page */
+	nfix_round_trip(x, 2, 12, 64, 300, 8);
 }
 
 /* Above MDTS a transfer is split into commands of MDTS, and counted. */
@@ -116,8 +91,8 @@ static void test_split_above_mdts(void **state)
 	/* Asked for 8 MiB: MDTS is the limit. */
 	assert_int_equal(nvme_ctrl_max_transfer(x->ctrl[0]),
 			 4096ULL << nvme_ctrl_identify(x->ctrl[0])->mdts);
-	round_trip(x, 1, 0, 0, (5 << 20) >> 9, 9);
-	round_trip(x, 2, 100, 3, (3 << 20) >> 12, 10);
+	nfix_round_trip(x, 1, 0, 0, (5 << 20) >> 9, 9);
+	nfix_round_trip(x, 2, 100, 3, (3 << 20) >> 12, 10);
 	nvme_ctrl_get_stats(x->ctrl[0], &st);
 	assert_int_equal(st.split_ios, 4); /* two writes, two reads */
 }
@@ -128,8 +103,8 @@ static void test_split_above_depth(void **state)
 	struct nfix *x = *state;
 
 	assert_int_equal(nvme_ctrl_max_transfer(x->ctrl[0]), 128 << 10);
-	round_trip(x, 1, 0, 77, (4 << 20) >> 9, 11);
-	round_trip(x, 1, 8, 77, 1, 12);
+	nfix_round_trip(x, 1, 0, 77, (4 << 20) >> 9, 11);
+	nfix_round_trip(x, 1, 8, 77, 1, 12);
 }
 
 /* Page-by-page mappings: PRP lists of separately mapped pages carry the same data. */
@@ -137,9 +112,9 @@ static void test_page_by_page(void **state)
 {
 	struct nfix *x = *state;
 
-	round_trip(x, 1, 0, 0, 8, 13);
-	round_trip(x, 1, 4, 100, 2000, 14);
-	round_trip(x, 2, 0, 9, (2 << 20) >> 12, 15);
+	nfix_round_trip(x, 1, 0, 0, 8, 13);
+	nfix_round_trip(x, 1, 4, 100, 2000, 14);
+	nfix_round_trip(x, 2, 0, 9, (2 << 20) >> 12, 15);
 }
 
 /* A registered buffer is used without mapping per command and holds the same data. */
@@ -345,17 +320,17 @@ static void test_async_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prp_list_unaligned, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_split_above_mdts, setup_big, teardown),
-		cmocka_unit_test_setup_teardown(test_split_above_depth, setup_small, teardown),
-		cmocka_unit_test_setup_teardown(test_page_by_page, setup_pages, teardown),
-		cmocka_unit_test_setup_teardown(test_registered_buffer, setup_pages, teardown),
-		cmocka_unit_test_setup_teardown(test_flush_trim_write_zeroes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_out_of_range_and_bad_args, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_async_qd16, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_async_qd32, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_async_limits, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trips, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_prp_list_unaligned, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_split_above_mdts, setup_big, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_split_above_depth, setup_small, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_page_by_page, setup_pages, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_registered_buffer, setup_pages, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_trim_write_zeroes, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_range_and_bad_args, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_async_qd16, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_async_qd32, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_async_limits, setup_small, nfix_teardown),
 	};
 
 	nfix_quiet();

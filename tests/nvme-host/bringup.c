@@ -35,15 +35,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct nfix *x = *state;
-
-	nfix_destroy(x);
-	free(x);
-	return 0;
-}
-
 /* After probe the controller is enabled with the configuration the driver chose. */
 static void test_enabled_as_configured(void **state)
 {
@@ -281,16 +272,16 @@ static void test_bad_inputs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_enabled_as_configured, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_identify_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_namespaces, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qpairs_up_to_granted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin_passthrough, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_io_passthrough, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_and_resume, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clean_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enabled_as_configured, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_identify_values, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_namespaces, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_qpairs_up_to_granted, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_admin_passthrough, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_io_passthrough, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_and_resume, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_shutdown, setup, nfix_teardown),
 		cmocka_unit_test(test_left_enabled_by_firmware),
-		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_inputs, setup, nfix_teardown),
 	};
 
 	nfix_quiet();

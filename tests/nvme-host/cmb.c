@@ -47,15 +47,6 @@ static int setup_two(void **state)
 	return setup_opts(state, false, true);
 }
 
-static int teardown(void **state)
-{
-	struct nfix *x = *state;
-
-	nfix_destroy(x);
-	free(x);
-	return 0;
-}
-
 /* Found through CRE, programmed with BAR2's bus address, registered and published. */
 static void test_enabled_and_published(void **state)
 {
@@ -183,11 +174,11 @@ static void test_cmb_to_cmb_copy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_enabled_and_published, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sq_in_cmb, setup_sqs, teardown),
-		cmocka_unit_test_setup_teardown(test_sq_in_host_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_data_in_own_cmb, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cmb_to_cmb_copy, setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_enabled_and_published, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_sq_in_cmb, setup_sqs, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_sq_in_host_memory, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_data_in_own_cmb, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_cmb_to_cmb_copy, setup_two, nfix_teardown),
 	};
 
 	nfix_quiet();

@@ -266,6 +266,36 @@ static inline void *nfix_alloc(size_t len)
 	return aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
 }
 
+/* Teardown for groups whose state is one heap-allocated fixture. */
+static inline int nfix_teardown(void **state)
+{
+	struct nfix *x = *state;
+
+	nfix_destroy(x);
+	free(x);
+	return 0;
+}
+
+/*
+ * Write @nlb blocks at @slba of namespace @nsid from a buffer @off bytes
+ * into a fresh allocation, read them back into another, compare checksums.
+ */
+static inline void nfix_round_trip(struct nfix *x, uint32_t nsid, size_t off, uint64_t slba, uint32_t nlb,
+		       uint32_t seed)
+{
+	struct nvme_ns *ns = nvme_ctrl_ns(x->ctrl[0], nsid);
+	size_t len = (size_t)nlb << ns->lba_shift;
+	uint8_t *w = nfix_alloc(len + off + 4096), *r = nfix_alloc(len + off + 4096);
+
+	nfix_fill(w + off, len, seed);
+	memset(r, 0, len + off);
+	assert_int_equal(nvme_write(ns, x->qp[0], w + off, slba, nlb), 0);
+	assert_int_equal(nvme_read(ns, x->qp[0], r + off, slba, nlb), 0);
+	assert_int_equal(nfix_sum(r + off, len), nfix_sum(w + off, len));
+	free(w);
+	free(r);
+}
+
 static inline void nfix_quiet(void)
 {
 	if (!getenv("HETMEM_LOG"))

@@ -37,31 +37,6 @@ static int setup_pages(void **state)
 	return setup_opts(state, 4096);
 }
 
-static int teardown(void **state)
-{
-	struct nfix *x = *state;
-
-	nfix_destroy(x);
-	free(x);
-	return 0;
-}
-
-static void round_trip(struct nfix *x, uint32_t nsid, size_t off, uint64_t slba, uint32_t nlb,
-		       uint32_t seed)
-{
-	struct nvme_ns *ns = nvme_ctrl_ns(x->ctrl[0], nsid);
-	size_t len = (size_t)nlb << ns->lba_shift;
-	uint8_t *w = nfix_alloc(len + off + 4096), *r = nfix_alloc(len + off + 4096);
-
-	nfix_fill(w + off, len, seed);
-	memset(r, 0, len + off);
-	assert_int_equal(nvme_write(ns, x->qp[0], w + off, slba, nlb), 0);
-	assert_int_equal(nvme_read(ns, x->qp[0], r + off, slba, nlb), 0);
-	assert_int_equal(nfix_sum(r + off, len), nfix_sum(w + off, len));
-	free(w);
-	free(r);
-}
-
 /* The controller advertises SGLs and the driver uses them for I/O. */
 static void test_sgl_in_use(void **state)
 {
@@ -76,10 +51,10 @@ static void test_data_block_in_command(void **state)
 {
 	struct nfix *x = *state;
 
-	round_trip(x, 1, 0, 0, 1, 1);
-	round_trip(x, 1, 4, 10, 300, 2);
-	round_trip(x, 2, 0, 0, 256, 3);
-	round_trip(x, 1, 0, 0, (3 << 20) >> 9, 4); /* split, each command one descriptor */
+	nfix_round_trip(x, 1, 0, 0, 1, 1);
+	nfix_round_trip(x, 1, 4, 10, 300, 2);
+	nfix_round_trip(x, 2, 0, 0, 256, 3);
+	nfix_round_trip(x, 1, 0, 0, (3 << 20) >> 9, 4); /* split, each command one descriptor */
 }
 
 /* Page by page: 2..256 descriptors in one segment page, 257 in two chained pages. */
@@ -87,10 +62,10 @@ static void test_segment_pages(void **state)
 {
 	struct nfix *x = *state;
 
-	round_trip(x, 1, 0, 0, 16, 5); /* 2 descriptors */
-	round_trip(x, 1, 100, 33, 2000, 6); /* 251 descriptors from an unaligned start */
-	round_trip(x, 2, 0, 7, 256, 7); /* 256: one full page */
-	round_trip(x, 1, 2048, 4096, 2048, 8); /* 1 MiB from mid-page: 257, chained */
+	nfix_round_trip(x, 1, 0, 0, 16, 5); /* 2 descriptors */
+	nfix_round_trip(x, 1, 100, 33, 2000, 6); /* 251 descriptors from an unaligned start */
+	nfix_round_trip(x, 2, 0, 7, 256, 7); /* 256: one full page */
+	nfix_round_trip(x, 1, 2048, 4096, 2048, 8); /* 1 MiB from mid-page: 257, chained */
 }
 
 /* Dword granularity: an odd buffer goes through the bounce buffer and still arrives. */
@@ -99,7 +74,7 @@ static void test_unaligned_bounced(void **state)
 	struct nfix *x = *state;
 	struct nvme_ctrl_stats st;
 
-	round_trip(x, 1, 1, 50, 3, 9);
+	nfix_round_trip(x, 1, 1, 50, 3, 9);
 	nvme_ctrl_get_stats(x->ctrl[0], &st);
 	assert_int_equal(st.bounced_ios, 2);
 }
@@ -120,11 +95,11 @@ static void test_admin_on_prps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_sgl_in_use, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_data_block_in_command, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_segment_pages, setup_pages, teardown),
-		cmocka_unit_test_setup_teardown(test_unaligned_bounced, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin_on_prps, setup_pages, teardown),
+		cmocka_unit_test_setup_teardown(test_sgl_in_use, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_data_block_in_command, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_segment_pages, setup_pages, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_unaligned_bounced, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_admin_on_prps, setup_pages, nfix_teardown),
 	};
 
 	nfix_quiet();

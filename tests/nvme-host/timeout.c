@@ -63,15 +63,6 @@ static int setup(void **state)
 	return setup_timeout(state, 400);
 }
 
-static int teardown(void **state)
-{
-	struct nfix *x = *state;
-
-	nfix_destroy(x);
-	free(x);
-	return 0;
-}
-
 /* A Read of 8 blocks whose data goes to the stall BAR (switch-local, so by bus address). */
 static int stalled_read(struct nfix *x, int ms)
 {
@@ -168,9 +159,9 @@ static void test_admin_timeout_resets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_completes_after_abort, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_fails_outstanding, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin_timeout_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_completes_after_abort, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_fails_outstanding, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_admin_timeout_resets, setup, nfix_teardown),
 	};
 
 	nfix_quiet();
