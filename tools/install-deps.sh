@@ -22,6 +22,10 @@ PKGS="
 	cpio
 	valgrind
 	gnuplot-nox
+	fio
+	nvme-cli
+	libaio-dev
+	linux-source-6.1
 "
 
 missing=""
