@@ -16,6 +16,7 @@
 #define HETMEM_TESTS_TGPU_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -287,16 +288,20 @@ static inline uint16_t tg_wait(struct tgpu *t, unsigned int c, uint32_t idx)
 	uint64_t end = tg_now_ms() + TG_TIMEOUT_MS;
 	unsigned int spins = 0;
 
+	/* Poll hard at first (a driver waiting for a page-table update does), then gently. */
 	for (;;) {
 		uint32_t st = tg_status_word(t, c, idx);
 
 		if (st & GPU_CMD_DONE)
 			return GPU_CMD_SC(st);
-		if (++spins > 1000) {
-			if (tg_now_ms() > end)
-				return TG_TIMED_OUT;
-			usleep(20);
+		if (++spins < 20000) {
+			if (spins % 64 == 0)
+				sched_yield();
+			continue;
 		}
+		if (tg_now_ms() > end)
+			return TG_TIMED_OUT;
+		usleep(20);
 	}
 }
 

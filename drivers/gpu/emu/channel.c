@@ -130,6 +130,7 @@ static void stall(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 	__atomic_or_fetch(&ch->sts, GPU_CH_STS_STALLED, __ATOMIC_SEQ_CST);
 	__atomic_or_fetch(&emu->fault_pending, 1u << ch->idx, __ATOMIC_SEQ_CST);
 	gpu_emu_fault_post(emu, ch);
+	gpu_emu_nudge_others(emu, ch);
 }
 
 bool gpu_emu_channel_run(struct gpu_emu *emu, struct gpu_emu_channel *ch)

@@ -260,16 +260,38 @@ void gpu_emu_kick_all(struct gpu_emu *emu)
 		gpu_emu_kick(&emu->ch[c]);
 }
 
+/*
+ * A page fault wakes the other enabled channels: the driver answers it
+ * with page-table and copy commands on them, and finds their threads
+ * polling instead of asleep.
+ */
+void gpu_emu_nudge_others(struct gpu_emu *emu, struct gpu_emu_channel *ch)
+{
+	for (unsigned int c = 0; c < GPU_NR_CHANNELS; c++) {
+		struct gpu_emu_channel *other = &emu->ch[c];
+
+		if (other == ch || !__atomic_load_n(&other->enabled, __ATOMIC_ACQUIRE))
+			continue;
+		__atomic_store_n(&other->nudged, 1, __ATOMIC_SEQ_CST);
+		gpu_emu_kick(other);
+	}
+}
+
 static bool has_work(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 {
 	return __atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE) ||
-	       __atomic_load_n(&ch->req, __ATOMIC_ACQUIRE) || gpu_emu_fault_has_work(emu, ch) ||
+	       __atomic_load_n(&ch->req, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&ch->nudged, __ATOMIC_ACQUIRE) || gpu_emu_fault_has_work(emu, ch) ||
 	       gpu_emu_channel_ready(ch);
 }
 
 static bool run_once(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 {
 	bool work = take_requests(emu, ch);
+
+	/* A nudge counts as work: the thread polls for a while after it. */
+	if (__atomic_load_n(&ch->nudged, __ATOMIC_RELAXED))
+		work |= __atomic_exchange_n(&ch->nudged, 0, __ATOMIC_SEQ_CST) != 0;
 
 	work |= gpu_emu_fault_work(emu, ch);
 	if (gpu_emu_channel_ready(ch))
