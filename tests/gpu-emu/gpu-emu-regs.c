@@ -311,6 +311,8 @@ static void test_completion_and_interrupt(void **state)
 	assert_true(tg_ch_enable(t, TG_CH_WORK));
 	assert_int_equal(tg_run(t, TG_CH_WORK, &nop), GPU_SC_SUCCESS);
 	assert_int_equal(tg_status_word(t, TG_CH_WORK, 0), GPU_CMD_DONE);
+	/* The status word comes first; the fence and the registers follow. */
+	assert_true(tg_wait_reg(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_HEAD), ~0u, 1));
 	assert_int_equal(tg_rd64(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_FENCE)), 1);
 	assert_int_equal(*(uint64_t *)t->ch[TG_CH_WORK].fence.cpu, 1);
 	assert_int_equal(tg_rd32(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_HEAD)), 1);
@@ -332,7 +334,9 @@ static void test_completion_and_interrupt(void **state)
 	nop.flags = 0;
 	assert_int_equal(tg_run(t, TG_CH_WORK, &nop), GPU_SC_SUCCESS);
 	assert_int_equal(poll(&pfd, 1, 20), 0);
+	assert_true(tg_wait_reg(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_HEAD), ~0u, 5));
 	assert_int_equal(tg_rd64(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_FENCE)), 5);
+	assert_int_equal(*(uint64_t *)t->ch[TG_CH_WORK].fence.cpu, 5);
 }
 
 /* Reset: channels off, page tables and errors gone, VRAM kept. */
@@ -379,6 +383,8 @@ static void test_dma_into_own_registers(void **state)
 	tg_wr64(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_FENCE_ADDR), ctrl);
 	tg_wr32(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_CTRL), GPU_CH_CTRL_ENABLE);
 	assert_int_equal(tg_run(t, TG_CH_WORK, &nop), GPU_SC_SUCCESS);
+	/* The fence goes out after the status word: wait for the FENCE register. */
+	assert_true(tg_wait_reg(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_FENCE), ~0u, 1));
 	assert_int_equal(tg_rd32(t, GPU_REG_ERROR_CODE), GPU_ERR_REG_ACCESS);
 	assert_true(tg_rd32(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_STATUS)) & GPU_CH_STS_ENABLED);
 	assert_int_equal(tg_rd64(t, GPU_CH_REG(TG_CH_WORK, GPU_CH_RING_BASE)), ch->ring.dma);
