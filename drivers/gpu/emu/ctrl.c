@@ -374,7 +374,13 @@ static int check_params(const struct gpu_emu_params *p, uint64_t *vram, uint64_t
 	if (!p || !p->name)
 		return -EINVAL;
 	*vram = p->vram_size ? p->vram_size : GPU_EMU_DEF_VRAM;
-	*bar2 = p->bar2_size ? p->bar2_size : gpu_emu_min(GPU_EMU_DEF_BAR2, *vram);
+	*bar2 = p->bar2_size;
+	if (!*bar2) {
+		/* The default window, or the largest power of two that fits in VRAM. */
+		*bar2 = GPU_EMU_DEF_BAR2;
+		while (*bar2 > *vram)
+			*bar2 >>= 1;
+	}
 	if (*vram & (GPU_PAGE_SIZE - 1) || *vram > GPU_EMU_MAX_VRAM)
 		return -EINVAL;
 	if (*bar2 < (1ULL << 20) || (*bar2 & (*bar2 - 1)) || *bar2 > *vram)
