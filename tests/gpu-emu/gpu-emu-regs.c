@@ -7,6 +7,7 @@
  * disabled), DMA the fabric refuses, and reset.
  */
 #include <poll.h>
+#include <sys/mman.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,6 +46,21 @@ static void test_identity(void **state)
 	assert_int_equal(pci_resource_len(t->pdev, 0), GPU_BAR0_SIZE);
 	assert_int_equal(pci_resource_len(t->pdev, 2), 16 << 20);
 	assert_int_equal(pci_resource_flags(t->pdev, 2), PCI_BAR_MEM64 | PCI_BAR_PREFETCH);
+	/* BAR2's file is VRAM's: a mapping of it sees what BAR2 holds. */
+	{
+		uint64_t off = 1;
+		int fd = pci_bar_fd(t->pdev, 2, &off);
+		uint8_t *bar2 = pci_iomap(t->pdev, 2), *map;
+
+		assert_true(fd >= 0);
+		assert_int_equal(off, 0);
+		map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 8192);
+		assert_true(map != MAP_FAILED);
+		map[5] = 0x99;
+		assert_int_equal(bar2[8192 + 5], 0x99);
+		munmap(map, 4096);
+		assert_int_equal(pci_bar_fd(t->pdev, 0, NULL), -ENOENT);
+	}
 	assert_int_equal(tg_rd32(t, GPU_REG_ID), GPU_ID_MAGIC);
 	assert_int_equal(tg_rd32(t, GPU_REG_VERSION), GPU_VERSION);
 	assert_int_equal(tg_rd32(t, GPU_REG_NR_CHANNELS), GPU_NR_CHANNELS);

@@ -534,7 +534,10 @@ struct gpu_emu *gpu_emu_create(struct pci_dev *port, unsigned int function,
 	info.bar[GPU_BAR_REGS].ops = &gpu_emu_bar_ops;
 	info.bar[GPU_BAR_VRAM].size = emu->bar2_size;
 	info.bar[GPU_BAR_VRAM].flags = PCI_BAR_MEM64 | PCI_BAR_PREFETCH;
+	/* BAR2 is VRAM's first bytes: the memory, and the file for mappings of it. */
 	info.bar[GPU_BAR_VRAM].ram = emu->vram;
+	info.bar[GPU_BAR_VRAM].ram_fd = emu->vram_fd;
+	info.bar[GPU_BAR_VRAM].ram_has_fd = true;
 	info.priv = emu;
 	pdev = pci_endpoint_add(port, &info);
 	if (IS_ERR(pdev)) {
