@@ -27,7 +27,9 @@
  * PTE commands write), the access counters (counters_lock), the fault
  * buffer (fault_lock) and the channels' configuration registers
  * (reg_lock). No lock is held across a DMA except fault_lock while an
- * entry goes out, and no two locks are ever held together.
+ * entry goes out. Only one nesting exists: a channel thread deciding
+ * whether to sleep (under its wake_lock) asks whether the fault buffer
+ * has room (fault_lock).
  *
  * A channel's configuration (ring and fence addresses) may only be written
  * while it is disabled, and only its thread disables it: a disable or a
