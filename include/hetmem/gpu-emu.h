@@ -16,7 +16,7 @@
 struct pci_dev;
 struct gpu_emu;
 
-#define GPU_EMU_DEF_VRAM (1ULL << 30)  /* 1 GiB */
+#define GPU_EMU_DEF_VRAM (1ULL << 30) /* 1 GiB */
 #define GPU_EMU_DEF_BAR2 (256ULL << 20) /* 256 MiB */
 
 /**

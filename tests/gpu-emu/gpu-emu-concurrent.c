@@ -67,8 +67,8 @@ static void test_atomics_from_everyone(void **state)
 	assert_int_equal(pthread_create(&cpu, NULL, cpu_add, &adder), 0);
 	for (int r = 0; r < 8; r++) {
 		for (unsigned int c = 0; c < GPU_NR_CHANNELS; c++) {
-			struct gpu_cmd k = tg_launch(ASID, GPU_KERNEL_ATOMIC_ADD, (uintptr_t)b.cpu, 4,
-						     c + 1, 0);
+			struct gpu_cmd k = tg_launch(ASID, GPU_KERNEL_ATOMIC_ADD, (uintptr_t)b.cpu,
+						     4, c + 1, 0);
 
 			idx[c][r] = tg_submit(t, c, &k);
 		}
@@ -149,8 +149,8 @@ static void test_fault_service_thread(void **state)
 	unsigned int pages = 64;
 	struct tg_buf b = tg_alloc(t, pages * TG_PAGE);
 	struct servicer s = { .t = t, .b = &b };
-	struct gpu_cmd c = tg_launch(ASID, GPU_KERNEL_FILL, (uintptr_t)b.cpu, pages * 1024, 0x77,
-				     0);
+	struct gpu_cmd c =
+		tg_launch(ASID, GPU_KERNEL_FILL, (uintptr_t)b.cpu, pages * 1024, 0x77, 0);
 	pthread_t th;
 	uint32_t idx;
 	uint64_t v;
@@ -180,8 +180,8 @@ static void test_invalidate_waits_for_accesses(void **state)
 	struct tgpu *t = *state;
 	struct tg_buf a = tg_alloc(t, 16 * TG_PAGE), b = tg_alloc(t, 16 * TG_PAGE);
 	uint64_t va = 0x4400000000ULL;
-	struct gpu_cmd c, inval = { .opcode = GPU_OP_TLB_INVALIDATE, .asid = ASID,
-				    .arg = { va, 16 } };
+	struct gpu_cmd c,
+		inval = { .opcode = GPU_OP_TLB_INVALIDATE, .asid = ASID, .arg = { va, 16 } };
 	uint32_t fills[TG_RING / 2];
 	uint8_t *snap = malloc(a.len);
 
@@ -214,7 +214,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_atomics_from_everyone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_service_thread, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalidate_waits_for_accesses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalidate_waits_for_accesses, setup,
+						teardown),
 	};
 
 	quiet_logs();

@@ -80,7 +80,8 @@ static void test_vram_system_round_trip(void **state)
 	assert_int_equal(tg_run(t, TG_CH_WORK, &c), GPU_SC_SUCCESS);
 	assert_true(link_bytes(t->pdev, PCI_LINK_DOWN) < 4096); /* the ring entry only */
 	memset(dst.cpu, 0, dst.len);
-	c = tg_copy(dst.dma, GPU_APERTURE_SYSTEM, VRAM_PRIVATE + (8u << 20), GPU_APERTURE_VRAM, len);
+	c = tg_copy(dst.dma, GPU_APERTURE_SYSTEM, VRAM_PRIVATE + (8u << 20), GPU_APERTURE_VRAM,
+		    len);
 	assert_int_equal(tg_run(t, TG_CH_WORK, &c), GPU_SC_SUCCESS);
 	assert_memory_equal(dst.cpu, src.cpu + 5, len);
 }

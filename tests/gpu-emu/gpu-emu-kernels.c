@@ -17,12 +17,12 @@
 #define ASID	  9
 #define PAGES	  8
 #define VA	  0x600000000000ULL /* the mixed range */
-#define VRAM_BASE (32u << 20)	    /* private VRAM, beyond BAR2 */
+#define VRAM_BASE (32u << 20) /* private VRAM, beyond BAR2 */
 
 struct kt {
 	struct tgpu t;
 	struct tg_buf sys; /* the odd pages of the range */
-	struct tg_buf io;  /* staging for reading and writing the range */
+	struct tg_buf io; /* staging for reading and writing the range */
 };
 
 /* Map page i of the range: VRAM when even, system memory when odd. */
@@ -33,9 +33,9 @@ static uint16_t map_range_page(struct kt *k, unsigned int i, uint64_t flags)
 	if (i % 2 == 0)
 		return tg_map_vram(&k->t, ASID, VA + (uint64_t)i * TG_PAGE, 1,
 				   VRAM_BASE + (uint64_t)i * TG_PAGE, flags);
-	c = tg_pte_set(ASID, VA + (uint64_t)i * TG_PAGE, 1,
-		       (k->sys.dma + (uint64_t)i * TG_PAGE) | GPU_PTE_VALID | GPU_PTE_SYSTEM | flags,
-		       0);
+	c = tg_pte_set(
+		ASID, VA + (uint64_t)i * TG_PAGE, 1,
+		(k->sys.dma + (uint64_t)i * TG_PAGE) | GPU_PTE_VALID | GPU_PTE_SYSTEM | flags, 0);
 	return tg_run(&k->t, TG_CH_MMU, &c);
 }
 
@@ -68,8 +68,8 @@ static int teardown(void **state)
 /* The whole range into k->io, through the copy engine. */
 static void read_range(struct kt *k)
 {
-	struct gpu_cmd c = tg_copy(k->io.dma, GPU_APERTURE_SYSTEM, VA, GPU_APERTURE_VA,
-				   PAGES * TG_PAGE);
+	struct gpu_cmd c =
+		tg_copy(k->io.dma, GPU_APERTURE_SYSTEM, VA, GPU_APERTURE_VA, PAGES * TG_PAGE);
 
 	c.asid = ASID;
 	assert_int_equal(tg_run(&k->t, TG_CH_WORK, &c), GPU_SC_SUCCESS);
@@ -78,8 +78,8 @@ static void read_range(struct kt *k)
 /* k->io into the whole range. */
 static void write_range(struct kt *k)
 {
-	struct gpu_cmd c = tg_copy(VA, GPU_APERTURE_VA, k->io.dma, GPU_APERTURE_SYSTEM,
-				   PAGES * TG_PAGE);
+	struct gpu_cmd c =
+		tg_copy(VA, GPU_APERTURE_VA, k->io.dma, GPU_APERTURE_SYSTEM, PAGES * TG_PAGE);
 
 	c.asid = ASID;
 	assert_int_equal(tg_run(&k->t, TG_CH_WORK, &c), GPU_SC_SUCCESS);
@@ -218,8 +218,8 @@ static void test_saxpy_replay_applies_once(void **state)
 	struct kt *k = *state;
 	size_t n = 2048; /* y pages 0-1, x pages 4-5 */
 	float *y = malloc(n * 4), *x = malloc(n * 4), a = -0.5f;
-	struct gpu_cmd c = tg_launch(ASID, GPU_KERNEL_SAXPY, VA, VA + 4 * TG_PAGE, n,
-				     float_bits(a));
+	struct gpu_cmd c =
+		tg_launch(ASID, GPU_KERNEL_SAXPY, VA, VA + 4 * TG_PAGE, n, float_bits(a));
 	struct gpu_fault_entry e = { 0 };
 	uint32_t idx;
 

@@ -44,13 +44,11 @@ static uint64_t va_of(const struct tg_buf *b, unsigned int page)
 }
 
 /* Map page @page of @b alone. */
-static uint16_t map_page(struct tgpu *t, const struct tg_buf *b, unsigned int page,
-			 uint64_t flags)
+static uint16_t map_page(struct tgpu *t, const struct tg_buf *b, unsigned int page, uint64_t flags)
 {
-	struct gpu_cmd c = tg_pte_set(ASID, va_of(b, page), 1,
-				      (b->dma + page * TG_PAGE) | GPU_PTE_VALID | GPU_PTE_SYSTEM |
-					      flags,
-				      0);
+	struct gpu_cmd c =
+		tg_pte_set(ASID, va_of(b, page), 1,
+			   (b->dma + page * TG_PAGE) | GPU_PTE_VALID | GPU_PTE_SYSTEM | flags, 0);
 
 	return tg_run(t, TG_CH_MMU, &c);
 }
@@ -85,7 +83,8 @@ static void test_pte_round_trip(void **state)
 	in[3] = 0xabcdef000ULL | GPU_PTE_VALID | GPU_PTE_SYSTEM | GPU_PTE_WRITE;
 	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_WRITE, .asid = ASID, .arg = { va, 4, arr.dma } };
 	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
-	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ, .asid = ASID,
+	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ,
+			      .asid = ASID,
 			      .arg = { va - TG_PAGE, 6, arr.dma + TG_PAGE } };
 	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
 	assert_int_equal(out[0], 0);
@@ -101,14 +100,16 @@ static void test_pte_round_trip(void **state)
 	/* A run with a stride, then unmapped with one PTE_SET of 0. */
 	c = tg_pte_set(ASID, va, 300, (1 << 20) | GPU_PTE_VALID | GPU_PTE_WRITE, TG_PAGE);
 	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
-	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ, .asid = ASID,
+	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ,
+			      .asid = ASID,
 			      .arg = { va, 300, arr.dma + TG_PAGE } };
 	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
 	for (uint64_t i = 0; i < 300; i++)
 		assert_int_equal(out[i], ((1 << 20) + i * TG_PAGE) | GPU_PTE_VALID | GPU_PTE_WRITE);
 	c = tg_pte_set(ASID, va, 300, 0, 0);
 	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
-	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ, .asid = ASID,
+	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ,
+			      .asid = ASID,
 			      .arg = { va, 300, arr.dma + TG_PAGE } };
 	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
 	for (uint64_t i = 0; i < 300; i++)

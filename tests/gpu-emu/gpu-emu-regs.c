@@ -242,23 +242,27 @@ static void test_bad_commands(void **state)
 			  GPU_SC_BAD_PTE); /* atomic without write */
 	expect_cmd_status(t, tg_pte_set(1, 0x10001000, 1, GPU_PTE_VALID | 0x100, 0),
 			  GPU_SC_BAD_PTE); /* reserved bits */
-	expect_cmd_status(t, tg_pte_set(1, 0x10001000, 2, (vram - TG_PAGE) | GPU_PTE_VALID, TG_PAGE),
+	expect_cmd_status(t,
+			  tg_pte_set(1, 0x10001000, 2, (vram - TG_PAGE) | GPU_PTE_VALID, TG_PAGE),
 			  GPU_SC_BAD_PTE); /* the second page lands beyond VRAM */
 	expect_cmd_status(t, tg_pte_set(1, 0x10001004, 1, GPU_PTE_VALID, 0), GPU_SC_BAD_FIELD);
 	expect_cmd_status(t, tg_pte_set(1, 0x10001000, 0, GPU_PTE_VALID, 0), GPU_SC_BAD_FIELD);
 	expect_cmd_status(t, tg_pte_set(1, 0x10001000, 1, GPU_PTE_VALID, 100), GPU_SC_BAD_FIELD);
 	expect_cmd_status(t, tg_pte_set(1, (1ULL << GPU_VA_BITS) - TG_PAGE, 2, 0, 0),
 			  GPU_SC_BAD_ADDRESS);
-	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_WRITE, .asid = 1,
+	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_WRITE,
+			      .asid = 1,
 			      .arg = { 0x10000000, 1, buf.dma + 4 } };
 	expect_cmd_status(t, c, GPU_SC_BAD_FIELD);
 	/* One bad PTE in an array: nothing is written. */
 	((uint64_t *)buf.cpu)[0] = GPU_PTE_VALID | GPU_PTE_WRITE;
 	((uint64_t *)buf.cpu)[1] = vram | GPU_PTE_VALID;
-	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_WRITE, .asid = 1,
+	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_WRITE,
+			      .asid = 1,
 			      .arg = { 0x10000000, 2, buf.dma } };
 	expect_cmd_status(t, c, GPU_SC_BAD_PTE);
-	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ, .asid = 1,
+	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ,
+			      .asid = 1,
 			      .arg = { 0x10000000, 2, buf.dma + TG_PAGE } };
 	expect_cmd_status(t, c, GPU_SC_SUCCESS);
 	assert_int_equal(((uint64_t *)(buf.cpu + TG_PAGE))[0], 0);
@@ -288,8 +292,8 @@ static void test_unreadable_ring(void **state)
 	tg_wr32(t, GPU_CH_REG(3, GPU_CH_RING_SIZE), 4);
 	tg_wr32(t, GPU_CH_REG(3, GPU_CH_CTRL), GPU_CH_CTRL_ENABLE);
 	tg_wr32(t, GPU_CH_REG(3, GPU_CH_TAIL), 1);
-	assert_true(tg_wait_reg(t, GPU_CH_REG(3, GPU_CH_STATUS), GPU_CH_STS_ERROR,
-				GPU_CH_STS_ERROR));
+	assert_true(
+		tg_wait_reg(t, GPU_CH_REG(3, GPU_CH_STATUS), GPU_CH_STS_ERROR, GPU_CH_STS_ERROR));
 	assert_int_equal(tg_rd32(t, GPU_REG_ERROR_COUNT), errors + 1);
 	assert_int_equal(tg_rd32(t, GPU_REG_ERROR_CODE), GPU_ERR_RING_FETCH);
 	assert_int_equal(tg_rd64(t, GPU_REG_ERROR_INFO), 0x1000);
@@ -378,7 +382,8 @@ static void test_reset(void **state)
 	assert_int_equal(bar2[100], 0x5a);
 
 	assert_true(tg_ch_enable(t, TG_CH_WORK));
-	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ, .asid = 3,
+	c = (struct gpu_cmd){ .opcode = GPU_OP_PTE_READ,
+			      .asid = 3,
 			      .arg = { 0x40000000, 1, buf.dma } };
 	((uint64_t *)buf.cpu)[0] = 0xdead;
 	assert_int_equal(tg_run(t, TG_CH_WORK, &c), GPU_SC_SUCCESS);

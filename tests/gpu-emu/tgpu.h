@@ -42,7 +42,7 @@
 /* Which channel the tests use for what. */
 enum {
 	TG_CH_WORK = 0, /* the commands under test */
-	TG_CH_MMU = 1,	/* page-table commands, so they never wait behind a fault */
+	TG_CH_MMU = 1, /* page-table commands, so they never wait behind a fault */
 };
 
 /**

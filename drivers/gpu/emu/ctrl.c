@@ -475,8 +475,7 @@ static int alloc_state(struct gpu_emu *emu)
 	return 0;
 }
 
-static struct gpu_emu *alloc_emu(const struct gpu_emu_params *params, uint64_t vram,
-				 uint64_t bar2)
+static struct gpu_emu *alloc_emu(const struct gpu_emu_params *params, uint64_t vram, uint64_t bar2)
 {
 	struct gpu_emu *emu = calloc(1, sizeof(*emu));
 
@@ -551,8 +550,8 @@ struct gpu_emu *gpu_emu_create(struct pci_dev *port, unsigned int function,
 	list_add_tail(&emu->node, &registry);
 	pthread_mutex_unlock(&registry_lock);
 	pr_info("%s: %llu MiB VRAM, %llu MiB of it in BAR2, %u channels", emu->name,
-		(unsigned long long)(emu->vram_size >> 20), (unsigned long long)(emu->bar2_size >> 20),
-		GPU_NR_CHANNELS);
+		(unsigned long long)(emu->vram_size >> 20),
+		(unsigned long long)(emu->bar2_size >> 20), GPU_NR_CHANNELS);
 	return emu;
 
 fail:
