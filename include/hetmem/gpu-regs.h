@@ -341,7 +341,8 @@ enum gpu_aperture {
 #define GPU_COPY_DST_AP(a3) ((unsigned int)((a3) & 0xf))
 #define GPU_COPY_SRC_AP(a3) ((unsigned int)(((a3) >> 4) & 0xf))
 
-#define GPU_COUNTERS_CLEAR (1u << 0) /* zero the counters after copying them out */
+#define GPU_COUNTERS_CLEAR (1u << 0) /* once copied out, take what was copied off the counters
+				      * (accesses counted meanwhile stay) */
 
 /*
  * Built-in kernels of GPU_OP_LAUNCH. Element operands must be aligned to
