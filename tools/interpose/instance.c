@@ -33,6 +33,7 @@
 #include <hetmem/log.h>
 #include <hetmem/machine.h>
 #include <hetmem/nvme.h>
+#include <hetmem/pci-p2pdma.h>
 #include <hetmem/pci.h>
 
 #include "interpose.h"
@@ -40,6 +41,7 @@
 
 static pthread_mutex_t inst_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hi_inst *inst;
+static struct hi_inst *abandoned; /* the parents' machines, in a fork child */
 static bool build_failed;
 static unsigned int generation;
 
@@ -50,7 +52,11 @@ struct hi_inst *hi_inst_current(void)
 
 void hi_inst_atfork_child(void)
 {
-	/* The parent's machine stays behind, untouched: its threads are not here. */
+	/* The parent's machine stays behind, unused: its threads are not here. */
+	if (inst) {
+		inst->older = abandoned;
+		abandoned = inst;
+	}
 	inst = NULL;
 	build_failed = false;
 	pthread_mutex_init(&inst_lock, NULL);
@@ -182,6 +188,28 @@ static int find_links(struct hi_inst *in, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The parents' machines registered their P2P memory (GPU BARs, the NVMe
+ * CMB) as page maps at the CPU addresses this process's machine is about
+ * to take: the special-page lookup is per process and came along with the
+ * fork. Nothing of theirs is in use here (their mappings were unbound),
+ * so the maps go at once.
+ */
+static void release_abandoned(void)
+{
+	for (struct hi_inst *old = abandoned; old; old = old->older) {
+		struct pci_dev *dev = NULL;
+		char buf[32];
+
+		while ((dev = pci_fabric_next_dev(machine_fabric(old->m), dev)))
+			if (pci_p2pmem_attr_show(dev, "size", buf, sizeof(buf)) >= 0 &&
+			    pci_p2pdma_try_release(dev))
+				hi_msg(NULL, "%s: the parent's p2pmem is still in use here",
+				       pci_name(dev));
+	}
+	abandoned = NULL;
+}
+
 static struct hi_inst *build(void)
 {
 	struct hi_inst *in = calloc(1, sizeof(*in));
@@ -192,6 +220,8 @@ static struct hi_inst *build(void)
 		goto fail;
 	if (!getenv("HETMEM_LOG"))
 		hetmem_log_set_level(HETMEM_LOG_ERR);
+	hi_p2pmem_unbind();
+	release_abandoned();
 	hi_run_path(path, sizeof(path), hi_ctx.dir, HI_MACHINE_FILE);
 	in->m = machine_load(path, err, sizeof(err));
 	if (IS_ERR(in->m)) {

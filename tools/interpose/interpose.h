@@ -280,6 +280,7 @@ struct hi_ctrl_inst {
  * @rc: host bridges, as the state's
  * @rc_folded: their counters already added
  * @counted: this instance is counted in the state's processes
+ * @older: machines of the processes this one was forked from (fork child)
  */
 struct hi_inst {
 	pid_t pid;
@@ -293,6 +294,7 @@ struct hi_inst {
 	struct pci_host_bridge *rc[HI_MAX_RC];
 	struct hi_rc_rec rc_folded[HI_MAX_RC];
 	bool counted;
+	struct hi_inst *older;
 };
 
 /**
@@ -434,6 +436,9 @@ int hi_p2pmem_munmap(void *addr, size_t len, bool unmap);
 
 /** hi_p2pmem_any - whether this process has p2pmem mappings (one atomic load) */
 bool hi_p2pmem_any(void);
+
+/** hi_p2pmem_unbind - take inherited mappings out of the parent's machine's lookup */
+void hi_p2pmem_unbind(void);
 
 /** hi_p2pmem_rebind - enter inherited mappings in a new machine's lookup */
 void hi_p2pmem_rebind(struct hi_inst *inst);

@@ -242,50 +242,50 @@ static long reset(struct hi_file *f)
 	return ret ? -EIO : 0;
 }
 
+/* Store the answer of a block ioctl through its pointer argument. */
+#define ANSWER(type, value)                      \
+	do {                                     \
+		if (!arg)                        \
+			return -EFAULT;          \
+		*(type *)arg = (type)(value);    \
+		return 0;                        \
+	} while (0)
+
 static long blk_ioctl(struct hi_file *f, unsigned long req, void *arg)
 {
 	const struct hi_ns_desc *nd = &hi_ctx.st->ctrl[f->ctrl].ns[f->ns];
 	uint64_t range[2];
 
-	if (!arg && req != BLKFLSBUF && req != BLKRRPART)
-		return -EFAULT;
 	switch (req) {
 	case BLKGETSIZE64:
-		*(uint64_t *)arg = nd->size;
-		return 0;
+		ANSWER(uint64_t, nd->size);
 	case BLKGETSIZE:
-		*(unsigned long *)arg = nd->size >> 9;
-		return 0;
+		ANSWER(unsigned long, nd->size >> 9);
 	case BLKSSZGET:
 	case BLKPBSZGET:
 	case BLKBSZGET:
-		*(int *)arg = 1 << nd->lba_shift;
-		return 0;
+		ANSWER(int, 1 << nd->lba_shift);
 	case BLKIOMIN:
-		*(unsigned int *)arg = 1u << nd->lba_shift;
-		return 0;
+		ANSWER(unsigned int, 1u << nd->lba_shift);
 	case BLKIOOPT:
-		*(unsigned int *)arg = 0;
-		return 0;
+		ANSWER(unsigned int, 0);
 	case BLKALIGNOFF:
 	case BLKROGET:
-		*(int *)arg = 0;
-		return 0;
+		ANSWER(int, 0);
 	case BLKRAGET:
 	case BLKFRAGET:
-		*(long *)arg = 0;
-		return 0;
+		ANSWER(long, 0);
 	case BLKROTATIONAL:
-		*(unsigned short *)arg = 0;
-		return 0;
+		ANSWER(unsigned short, 0);
 	case BLKDISCARDZEROES:
-		*(unsigned int *)arg = 0;
-		return 0;
+		ANSWER(unsigned int, 0);
 	case BLKFLSBUF: /* no page cache to drop */
 	case BLKRRPART:
 		return 0;
 	case BLKDISCARD:
 	case BLKZEROOUT:
+		if (!arg)
+			return -EFAULT;
 		if ((f->flags & O_ACCMODE) == O_RDONLY)
 			return -EBADF;
 		memcpy(range, arg, sizeof(range));

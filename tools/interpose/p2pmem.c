@@ -333,14 +333,27 @@ int hi_p2pmem_munmap(void *addr, size_t len, bool unmap)
 	return unmap ? REAL(munmap)(addr, len) : 0;
 }
 
+void hi_p2pmem_unbind(void)
+{
+	pthread_mutex_lock(&p2p_lock);
+	for (struct piece *p = pieces; p; p = p->next) {
+		if (!p->pgmap)
+			continue;
+		/* Inherited across fork: the parent's machine's lookup entry goes. */
+		unalias(p);
+		p->pgmap = NULL;
+	}
+	pthread_mutex_unlock(&p2p_lock);
+}
+
 void hi_p2pmem_rebind(struct hi_inst *in)
 {
 	pthread_mutex_lock(&p2p_lock);
 	for (struct piece *p = pieces; p; p = p->next) {
-		if (p->gen == in->gen)
+		if (p->pgmap && p->gen == in->gen)
 			continue;
-		/* Inherited across fork: the parent's machine's lookup entry goes. */
-		unalias(p);
+		if (p->pgmap)
+			unalias(p);
 		alias(in, p->c->prov, p->va, p->len, p->off, &p->pgmap);
 		p->gen = in->gen;
 	}

@@ -102,7 +102,8 @@ static void put_bytes(struct writer *w, const char *dir, const char *name, const
 		fail(w, -errno);
 		return;
 	}
-	if (write(fd, buf, len) != (ssize_t)len)
+	/* The kernel's modes, whatever the umask. */
+	if (write(fd, buf, len) != (ssize_t)len || fchmod(fd, mode))
 		fail(w, -EIO);
 	close(fd);
 }
@@ -138,7 +139,7 @@ static void put_sized(struct writer *w, const char *dir, const char *name, uint6
 		fail(w, -errno);
 		return;
 	}
-	if (ftruncate(fd, (off_t)size))
+	if (ftruncate(fd, (off_t)size) || fchmod(fd, mode))
 		fail(w, -errno);
 	close(fd);
 }
