@@ -230,10 +230,19 @@ static int emit(const char *text, const char *dir, const struct sect *s, size_t 
 		if (end[-1] != '\n')
 			*w++ = '\n';
 		if (cur && cur->header_line == line && cur->nvme && dir) {
-			for (int k = 1; k <= HI_MAX_NS; k++)
-				if (cur->has_ns[k] && !cur->file[k])
-					w += sprintf(w, "ns%d-file = %s/%sn%d.img\n", k, dir,
-						     cur->name, k);
+			for (int k = 1; k <= HI_MAX_NS; k++) {
+				size_t room = cap - (size_t)(w - buf);
+
+				if (!cur->has_ns[k] || cur->file[k])
+					continue;
+				len = snprintf(w, room, "ns%d-file = %s/%sn%d.img\n", k, dir,
+					       cur->name, k);
+				if (len < 0 || (size_t)len >= room) {
+					free(buf);
+					return -ENAMETOOLONG;
+				}
+				w += len;
+			}
 		}
 		p = end;
 	}

@@ -82,9 +82,15 @@ static int share_bars(struct hi_inst *in, char *err, size_t errlen)
 		}
 		ram = pci_iomap(dev, p->bar);
 		bfd = pci_bar_fd(dev, p->bar, &off);
+		in->prov_bar[i] = ram;
 		if (!ram || bfd < 0 || off) {
-			snprintf(err, errlen, "%s BAR%d has no memory of its own", p->label, p->bar);
-			return -EINVAL;
+			/*
+			 * A device model that backs the BAR with memory of its own:
+			 * nothing to share it through. The machine works; only this
+			 * provider's p2pmem/allocate cannot be mapped.
+			 */
+			in->prov_file[i] = false;
+			continue;
 		}
 		hi_bar_file(rel, sizeof(rel), p);
 		hi_run_path(path, sizeof(path), hi_ctx.dir, rel);
@@ -101,7 +107,7 @@ static int share_bars(struct hi_inst *in, char *err, size_t errlen)
 			return -errno;
 		}
 		close(fd);
-		in->prov_bar[i] = ram;
+		in->prov_file[i] = true;
 	}
 	n = hi_make_providers(in->m, in->prov, HI_MAX_PROV);
 	if (n != (int)st->nr_prov) {
@@ -118,12 +124,22 @@ static int share_bars(struct hi_inst *in, char *err, size_t errlen)
 	return 0;
 }
 
+int hi_ctrl_write_through(struct nvme_ctrl *ctrl)
+{
+	struct nvme_command vwc = { .opcode = nvme_admin_set_features,
+				    .cdw10 = NVME_FEAT_VOLATILE_WC, .cdw11 = 0 };
+	int ret;
+
+	hi_busy++;
+	ret = nvme_admin_cmd(ctrl, &vwc, NULL, 0, DMA_NONE, NULL);
+	hi_busy--;
+	return ret ? -EIO : 0;
+}
+
 static int start_ctrl(struct hi_inst *in, unsigned int c, char *err, size_t errlen)
 {
 	const struct hi_ctrl_desc *cd = &hi_ctx.st->ctrl[c];
 	struct nvme_ctrl_opts opts = { .io_queue_depth = HI_QUEUE_DEPTH, .use_irq = true };
-	struct nvme_command vwc = { .opcode = nvme_admin_set_features,
-				    .cdw10 = NVME_FEAT_VOLATILE_WC, .cdw11 = 0 };
 	struct hi_ctrl_inst *ci = &in->ctrl[c];
 	struct nvme_ctrl *ctrl;
 	int ret;
@@ -148,7 +164,7 @@ static int start_ctrl(struct hi_inst *in, unsigned int c, char *err, size_t errl
 		return (int)PTR_ERR(ctrl);
 	}
 	/* Write-through: the next process reads what this one wrote. */
-	ret = nvme_admin_cmd(ctrl, &vwc, NULL, 0, DMA_NONE, NULL);
+	ret = hi_ctrl_write_through(ctrl);
 	if (ret) {
 		snprintf(err, errlen, "%s: turning the write cache off: %d", cd->label, ret);
 		nvme_ctrl_remove(ctrl);

@@ -274,7 +274,9 @@ struct hi_ctrl_inst {
  * @m: the machine
  * @ctrl: the controllers, as the state's
  * @prov: the p2pmem providers, as the state's
- * @prov_bar: their BARs' CPU mappings (the shared BAR files)
+ * @prov_bar: their BARs' CPU mappings
+ * @prov_file: the BAR is the run's shared file (false: the device model
+ *	       backs it itself, and p2pmem/allocate cannot be mapped)
  * @link: functions and ports, as the state's links
  * @link_folded: their counters already added to the state
  * @rc: host bridges, as the state's
@@ -289,6 +291,7 @@ struct hi_inst {
 	struct hi_ctrl_inst ctrl[HI_MAX_CTRL];
 	struct pci_dev *prov[HI_MAX_PROV];
 	uint8_t *prov_bar[HI_MAX_PROV];
+	bool prov_file[HI_MAX_PROV];
 	struct pci_dev *link[HI_MAX_LINKS];
 	struct hi_link_rec link_folded[HI_MAX_LINKS];
 	struct pci_host_bridge *rc[HI_MAX_RC];
@@ -311,6 +314,17 @@ struct hi_inst *hi_inst_get(void);
  * Return: it, or NULL.
  */
 struct hi_inst *hi_inst_current(void);
+
+/**
+ * hi_ctrl_write_through - turn a controller's volatile write cache off
+ * @ctrl: the controller
+ *
+ * Every process has its own instance of the controller on the run's
+ * namespace images: a write must be in the image when it completes.
+ *
+ * Return: 0, or -EIO.
+ */
+int hi_ctrl_write_through(struct nvme_ctrl *ctrl);
 
 /** hi_inst_atfork_child - in a fork child: the parent's machine is not ours */
 void hi_inst_atfork_child(void);

@@ -239,6 +239,9 @@ static long reset(struct hi_file *f)
 	hi_busy++;
 	ret = nvme_ctrl_reset(ci->ctrl);
 	hi_busy--;
+	/* A reset brings the features back to their defaults: the cache is on again. */
+	if (!ret)
+		ret = hi_ctrl_write_through(ci->ctrl);
 	return ret ? -EIO : 0;
 }
 

@@ -96,7 +96,9 @@ static void unalias(struct piece *p)
 
 static void state_changed(unsigned int prov)
 {
+	hi_busy++;
 	hi_write_available(hi_ctx.sys, &hi_ctx.st->prov[prov]);
+	hi_busy--;
 }
 
 /* A chunk's last page in this process went: the process no longer maps it. */
@@ -137,6 +139,14 @@ static void *allocate_mmap(struct hi_file *f, void *addr, size_t len, int prot, 
 	}
 	in = hi_inst_get();
 	if (!in) {
+		errno = ENODEV;
+		return MAP_FAILED;
+	}
+	if (!in->prov_file[prov]) {
+		static int once;
+
+		hi_msg(&once, "%s BAR%d is not backed by a file the run can share: its "
+			      "p2pmem/allocate cannot be mapped", pd->label, pd->bar);
 		errno = ENODEV;
 		return MAP_FAILED;
 	}
@@ -241,7 +251,7 @@ static void *resource_mmap(struct hi_file *f, int fd, void *addr, size_t len, in
 	}
 	dev = in->link[f->index];
 	for (unsigned int i = 0; i < st->nr_prov; i++) {
-		if (in->prov[i] != dev || st->prov[i].bar != f->bar)
+		if (in->prov[i] != dev || st->prov[i].bar != f->bar || !in->prov_file[i])
 			continue;
 		if (off < 0 || (uint64_t)off + len > st->prov[i].size) {
 			errno = EINVAL;
