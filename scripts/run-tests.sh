@@ -48,9 +48,14 @@ if [ -z "$plain" ]; then
 		run "$build" valgrind --suite valgrind --timeout-multiplier 4 \
 			--wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 	fi
+	# The interpose suite preloads the interposer into stock binaries (fio,
+	# nvme-cli, lspci), which cannot carry a sanitizer runtime: it runs in
+	# the plain build only (it is in neither the valgrind nor the
+	# concurrency suite).
 	if enabled SANITIZERS && [ -n "$build_asan" ]; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			run "$build_asan" asan --no-suite slow --no-suite qemu --timeout-multiplier 3
+			run "$build_asan" asan --no-suite slow --no-suite qemu --no-suite interpose \
+			--timeout-multiplier 3
 	fi
 	# Built (fuzzers only) by make check; --no-rebuild keeps meson from
 	# building the rest of the tree with clang.

@@ -28,6 +28,8 @@ int cmd_demo(int argc, char **argv);
 int cmd_lspci(int argc, char **argv);
 int cmd_p2pmem(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_sysfs(int argc, char **argv);
 
 /**
  * cli_load_machine - build the machine a subcommand works on

@@ -27,6 +27,8 @@ static const struct subcommand subcommands[] = {
 	{ "lspci", cmd_lspci, "write configuration space in the format `lspci -F FILE` reads" },
 	{ "p2pmem", cmd_p2pmem, "list p2pmem providers and the closest one for each device" },
 	{ "p2p-check", cmd_p2p_check, "would P2P DMA work on this machine (or a dump), and why not" },
+	{ "run", cmd_run, "run a program (fio, nvme-cli, lspci) with the machine at /sys and /dev" },
+	{ "sysfs", cmd_sysfs, "write the machine's sysfs tree into a directory (for lspci)" },
 	{ "topo", cmd_topo, "show the topology as a tree or a Graphviz graph" },
 };
 
