@@ -5,12 +5,14 @@
  * closing it leaves the parent's alone; the child opens devices of its
  * own and migrates with them; the parent's mirror keeps working. A child
  * of a process that never opened a device (the kernel harness forks each
- * test so) works the same.
+ * test so) works the same, and so does one forked while another thread
+ * runs commands.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "hmm-dev-fixture.h"
@@ -131,12 +133,77 @@ static void test_fork_twice(void **state)
 	hmm_buffer_free(b);
 }
 
+/* Commands on minor 0, over and over, until told to stop. */
+struct busy {
+	void *file;
+	struct hmm_buffer *b;
+	int stop;
+	int err;
+};
+
+static void *busy_fn(void *arg)
+{
+	struct busy *busy = arg;
+
+	while (!__atomic_load_n(&busy->stop, __ATOMIC_RELAXED) && !busy->err) {
+		if (hmm_dev_cmd(busy->file, HMM_DMIRROR_READ, busy->b, NPAGES) ||
+		    hmm_dev_cmd(busy->file, HMM_DMIRROR_MIGRATE_TO_DEV, busy->b, NPAGES) ||
+		    !hmm_dev_holds(busy->b->ptr, NINTS, 70))
+			busy->err = 1;
+	}
+	return NULL;
+}
+
+/*
+ * Forks while another thread's commands hold the device's locks: the
+ * child must not inherit them, nor the parent's pages.
+ */
+static void test_fork_busy(void **state)
+{
+	struct busy busy = { 0 };
+	struct hmm_buffer *mine;
+	pthread_t t;
+
+#ifdef __SANITIZE_ADDRESS__
+	/* This AddressSanitizer's allocator keeps its locks across fork(). */
+	skip();
+#endif
+	mine = hmm_buffer_new(SIZE, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	busy.file = hmm_dev_open(0);
+	busy.b =
+		hmm_buffer_new(SIZE, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	assert_non_null(mine);
+	assert_non_null(busy.file);
+	assert_non_null(busy.b);
+	hmm_dev_fill(busy.b->ptr, NINTS, 70);
+	assert_int_equal(pthread_create(&t, NULL, busy_fn, &busy), 0);
+	for (int i = 0; i < 20; i++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (!pid) {
+			alarm(20); /* a lock the child inherited held: fail, not hang */
+			CHILD_CHECK(hmm_dev_holds(busy.b->ptr, NINTS, 70));
+			child_own_device(mine, i);
+			_exit(0);
+		}
+		assert_int_equal(wait_child(pid), 0);
+	}
+	__atomic_store_n(&busy.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	assert_int_equal(busy.err, 0);
+	hi_hmm_close(busy.file);
+	hmm_buffer_free(busy.b);
+	hmm_buffer_free(mine);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		/* First, as the kernel harness does: fork before any open. */
 		cmocka_unit_test(test_fork_twice),
 		cmocka_unit_test(test_inherited_mirror),
+		cmocka_unit_test(test_fork_busy),
 	};
 
 	hmm_require_uffd();
