@@ -16,12 +16,38 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <hetmem/log.h>
 #include <hetmem/migrate.h>
 #include "hmm_internal.h"
 
-#define BATCH 512UL
+#define BATCH	    512UL
+#define CLAIM_TRIES 1000
+
+/*
+ * Hold the page at @va for marking: 1 when held, 0 when it stays busy.
+ * The populate saw it present and writable, yet it can still be held for
+ * a moment: a revoke write-enables a page before it lets go of it, and a
+ * migration bringing pages home (a fault's prefetch) maps them before it
+ * drops its entries. The kernel's GUP waits on the migration entry; so do
+ * we, and fault the page in again when it left meanwhile (to a device) or
+ * still carries an earlier exclusive mark (the write fault revokes it).
+ */
+static unsigned long claim_page(unsigned long va, unsigned long *slot)
+{
+	for (int tries = 0; tries < CLAIM_TRIES; tries++) {
+		unsigned long e = swp_load(slot);
+
+		if (!e && swp_claim(slot, 0))
+			return 1;
+		if (e & SWP_MIGRATION)
+			nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+		else if (e)
+			madvise((void *)va, PAGE_SIZE, MADV_POPULATE_WRITE);
+	}
+	return 0;
+}
 
 /* Mark the pages of [a, a + n pages) that this call holds (pfns[i] == 1). */
 static int mark_batch(struct hetmem_mm *mm, unsigned long a, unsigned long n, unsigned long *pfns,
@@ -96,7 +122,7 @@ long make_device_exclusive_range(struct hetmem_mm *mm, unsigned long start, unsi
 
 		if (!slot)
 			return -ENOMEM;
-		pfns[i] = swp_claim(slot, 0); /* 1: held by us */
+		pfns[i] = claim_page(start + (i << PAGE_SHIFT), slot); /* 1: held by us */
 	}
 	mmu_notifier_invalidate(mm, MMU_NOTIFY_EXCLUSIVE, start, end, owner);
 	for (a = start; a < end; a += BATCH << PAGE_SHIFT) {
