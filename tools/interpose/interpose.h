@@ -475,6 +475,8 @@ void hi_aio_atfork_child(void);
 
 int hi_hmm_open(unsigned int minor, int flags, void **priv);
 int hi_hmm_ioctl(void *priv, unsigned long request, void *arg);
+int hi_hmm_mmap(void *priv, void *addr, size_t length, int prot, int flags, off_t offset,
+		void **mapped);
 void hi_hmm_close(void *priv);
 
 #endif /* HETMEM_INTERPOSE_H */

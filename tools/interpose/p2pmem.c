@@ -421,8 +421,17 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	case HI_RESOURCE:
 		va = resource_mmap(f, fd, addr, len, prot, flags, off);
 		break;
+	case HI_HMM: {
+		int ret = hi_hmm_mmap(f->hmm, addr, len, prot, flags, off, &va);
+
+		if (ret) {
+			errno = -ret;
+			va = MAP_FAILED;
+		}
+		break;
+	}
 	default:
-		errno = ENODEV; /* the NVMe and HMM character devices have no mmap */
+		errno = ENODEV; /* the NVMe character and block devices have no mmap */
 		va = MAP_FAILED;
 		break;
 	}

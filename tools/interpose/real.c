@@ -177,6 +177,12 @@ __attribute__((weak)) int hi_hmm_ioctl(void *priv, unsigned long request, void *
 	return -ENOTTY;
 }
 
+__attribute__((weak)) int hi_hmm_mmap(void *priv, void *addr, size_t length, int prot, int flags,
+				      off_t offset, void **mapped)
+{
+	return -ENODEV;
+}
+
 __attribute__((weak)) void hi_hmm_close(void *priv)
 {
 }
