@@ -282,9 +282,15 @@ static void print_results(const struct nvme_read *r)
 	       "path\n",
 	       p, b, b > 0 ? p / b : 0.0);
 	printf("  the bounce path kept the CPU copying for %.1f ms (%.0f%% of its time) and moved\n"
-	       "  the data through host memory twice; the peer-to-peer read did neither\n",
+	       "  the data through host memory twice; ",
 	       bounce->copy_seconds * 1e3,
 	       bounce->seconds > 0 ? 100 * bounce->copy_seconds / bounce->seconds : 0.0);
+	if (r->bounced[XFER_P2P])
+		printf("so did the \"peer-to-peer\" read: the driver\n"
+		       "  bounced it, as %s cannot reach %s's memory\n",
+		       pci_dev_label(r->n->pdev), pci_dev_label(r->gpu));
+	else
+		printf("the peer-to-peer read did neither\n");
 }
 
 static void print_counter_table(const struct nvme_read *r)
