@@ -8,7 +8,9 @@
  * turns around below a common bridge, THRU_HOST_BRIDGE when it must cross
  * a root complex that routes peer traffic, NOT_SUPPORTED otherwise. Every
  * entry that is not BUS_ADDR gets a footnote with the kernel's reason,
- * the sentence that tells a user what to change.
+ * the sentence that tells a user what to change. Probed before the
+ * matrix, the NVMe driver has added its controller memory buffer as a
+ * provider of its own.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -95,6 +97,7 @@ int demo_p2p_matrix(struct demo *d)
 	print_providers(&r);
 	if (!r.nr_prov) {
 		printf("  none: no GPU with a prefetchable memory BAR\n");
+		demo_row(d, "P2P matrix", DEMO_OK, "no providers");
 		goto out;
 	}
 
@@ -165,6 +168,8 @@ int demo_p2p_matrix(struct demo *d)
 			print_wrapped((unsigned int)n + 1, NOTE_INDENT, reason);
 		}
 	}
+	demo_row(d, "P2P matrix", DEMO_OK, "%zu providers x %zu clients, %u not BUS_ADDR",
+		 r.nr_prov, r.nr_client, note);
 out:
 	free(cells);
 	cli_p2p_report_free(&r);

@@ -2,13 +2,13 @@
 /*
  * CONFIG_PCI_P2PDMA=n: there is no peer-to-peer memory to make or describe.
  * The subcommands still parse their options and answer --help; the jobs
- * that need p2pmem say why they cannot run.
+ * that need p2pmem say why they cannot run (the demo's steps have their
+ * stubs in demo.h).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "demo.h"
 #include "p2p.h"
 
 int cli_p2p_add_providers(const char *prog, struct machine *m)
@@ -32,14 +32,4 @@ int cli_p2p_report_get(struct machine *m, struct cli_p2p_report *r)
 
 void cli_p2p_report_free(struct cli_p2p_report *r)
 {
-}
-
-int demo_p2p_matrix(struct demo *d)
-{
-	return -EOPNOTSUPP;
-}
-
-int demo_p2p_dma(struct demo *d, size_t len)
-{
-	return -EOPNOTSUPP;
 }
