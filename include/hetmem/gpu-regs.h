@@ -191,7 +191,8 @@ enum gpu_ch_reg {
 	GPU_CH_FENCE_ADDR = 0x10,	/* RW while disabled 64: bus address the device writes
 					 * each completed entry's @seq to (8-byte aligned), 0 none */
 	GPU_CH_FENCE = 0x18,		/* RO 64: @seq of the last completed entry */
-	GPU_CH_HEAD = 0x20,		/* RO 32: next entry the device fetches */
+	GPU_CH_HEAD = 0x20,		/* RO 32: next entry to run (it may be running);
+					 * every entry before it has completed */
 	GPU_CH_TAIL = 0x24,		/* RW 32: doorbell: one past the last entry written */
 	GPU_CH_STATUS = 0x28,		/* RO 32: GPU_CH_STS_* */
 	GPU_CH_LAST_STATUS = 0x2c,	/* RO 32: status code of the last failed command */
@@ -383,6 +384,7 @@ enum gpu_status_code {
 	GPU_SC_BAD_PTE = 0x6,	  /* reserved bits, VRAM page beyond VRAM, unaligned address */
 	GPU_SC_DMA_ERROR = 0x7,	  /* the fabric refused a DMA (IOMMU, nothing there, no BME) */
 	GPU_SC_MMU_FAULT = 0x8,	  /* a page fault was cancelled, or no fault buffer is enabled */
+	GPU_SC_INTERNAL = 0x9,	  /* the device ran out of its own memory (page tables) */
 };
 
 /* --- page table entries -------------------------------------------------------- */
