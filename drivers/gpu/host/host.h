@@ -134,6 +134,8 @@ struct gpu_vram {
 	unsigned long nblocks;
 	struct list_head lru; /* least recently used first */
 	pthread_mutex_t evict_lock; /* one eviction at a time */
+	uint32_t *counters; /* access counters of its pages, read under evict_lock */
+	dma_addr_t counters_dma;
 	bool registered;
 };
 

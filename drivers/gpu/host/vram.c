@@ -12,10 +12,12 @@
  * Allocation is next-fit over a bitmap, so the pages of one migration are
  * mostly consecutive and copy in few commands. When VRAM is full the
  * least recently used 2 MiB blocks are evicted home (dmirror_evict_pfns(),
- * migrate_device_range() underneath) until the allocation fits: a block is
- * used when pages are allocated in it, when the GPU faults one of its
- * pages into an address space, and when the GPU's access counters say
- * one of its pages is hot.
+ * migrate_device_range() underneath) until the allocation fits. A block
+ * is used when pages are allocated in it, when the GPU faults one of its
+ * pages into an address space, when an access counter notification says
+ * one of its pages is hot, and, checked just before choosing a victim,
+ * when the GPU's access counters show any access to it since the last
+ * look (a second chance, as the kernel's LRU gives referenced pages).
  */
 #define pr_fmt(fmt) "gpu-host: " fmt
 
@@ -132,6 +134,35 @@ static unsigned long alloc_locked(struct gpu_vram *v, unsigned long n, struct pa
 }
 
 /*
+ * Blocks the GPU accessed since the last look move to the LRU's tail, in
+ * address order. The counters of VRAM pages are read and cleared with one
+ * command; those of system pages are left to the counter policy.
+ */
+static void refresh_lru(struct gpu_host *gpu)
+{
+	struct gpu_vram *v = &gpu->vram;
+	struct gpu_cmd c = {
+		.opcode = GPU_OP_COUNTERS_READ,
+		.arg = { GPU_APERTURE_VRAM, v->offset, v->npages, v->counters_dma,
+			 GPU_COUNTERS_CLEAR },
+	};
+
+	if (!v->counters || gpu_ch_run(&gpu->ch[GPU_CH_MIGRATE], &c, 1))
+		return;
+	pthread_mutex_lock(&v->lock);
+	for (unsigned long b = 0; b < v->nblocks; b++) {
+		unsigned long first = b * GPU_BLOCK_PAGES, end = first + GPU_BLOCK_PAGES;
+		bool hot = false;
+
+		for (unsigned long i = first; i < end && i < v->npages && !hot; i++)
+			hot = v->counters[i] != 0;
+		if (hot && v->blocks[b].used)
+			block_touch(v, b);
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
+/*
  * Evict the least recently used blocks until about @want pages are free;
  * at most every block once. Returns the pages evicted.
  */
@@ -141,6 +172,7 @@ static unsigned long evict_lru(struct gpu_host *gpu, unsigned long want)
 	unsigned long moved = 0;
 
 	pthread_mutex_lock(&v->evict_lock);
+	refresh_lru(gpu);
 	for (unsigned long tries = 0; moved < want && tries < v->nblocks; tries++) {
 		struct gpu_vram_block *blk;
 		unsigned long b, n;
@@ -379,6 +411,20 @@ int gpu_vram_init(struct gpu_host *gpu)
 	if (IS_ERR(ret))
 		return (int)PTR_ERR(ret);
 	v->registered = true;
+	/* Where the access counters of VRAM pages are read to (refresh_lru()). */
+	if (gpu->features & GPU_FEAT_COUNTERS && v->npages <= GPU_PTE_MAX_COUNT) {
+		size_t len = (v->npages * sizeof(uint32_t) + PAGE_SIZE - 1) & PAGE_MASK;
+
+		v->counters = aligned_alloc(PAGE_SIZE, len);
+		if (v->counters) {
+			v->counters_dma = dma_map_single(gpu->pdev, v->counters, len,
+							 DMA_FROM_DEVICE);
+			if (dma_mapping_error(gpu->pdev, v->counters_dma)) {
+				free(v->counters);
+				v->counters = NULL;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -390,6 +436,13 @@ void gpu_vram_fini(struct gpu_host *gpu)
 	if (v->registered)
 		memunmap_pages(&v->pagemap);
 	v->registered = false;
+	if (v->counters) {
+		dma_unmap_single(gpu->pdev, v->counters_dma,
+				 (v->npages * sizeof(uint32_t) + PAGE_SIZE - 1) & PAGE_MASK,
+				 DMA_FROM_DEVICE);
+		free(v->counters);
+		v->counters = NULL;
+	}
 	free(v->used);
 	free(v->blocks);
 	v->used = NULL;
