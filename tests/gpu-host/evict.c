@@ -5,7 +5,9 @@
  * the CPU then reads it all without a fault, and the other GPU's pages
  * stay where they are. When VRAM is full, a migration evicts the least
  * recently used blocks home instead of failing: the newest data is in
- * VRAM, the oldest back in system memory, none of it lost.
+ * VRAM, the oldest back in system memory, none of it lost. Memory the
+ * application unmaps while its pages are on their way home (a CPU
+ * fault's prefetch) gives its device pages back too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -145,10 +147,46 @@ static void test_full_vram_evicts_lru(void **state)
 		hmm_buffer_free(buf[i]);
 }
 
+/* Unmapped while the fault handler prefetches it home: every device page is freed. */
+static void test_unmap_during_prefetch(void **state)
+{
+	struct gpu_fixture *f = *state;
+	const size_t size = 4UL << 20;
+
+	for (int it = 0; it < 20; it++) {
+		char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			       0);
+		struct hetmem_mm *mm = hetmem_mm_get();
+		struct dmirror_counters c;
+		unsigned long sum = 0;
+		int waited = 0;
+
+		assert_true(p != MAP_FAILED);
+		memset(p, 3, size);
+		assert_int_equal(gpu_migrate(f->mirror[0], p, size, 1), (long)(size / HMM_PAGE));
+		/* In order: the second fault prefetches the rest, on the handler thread. */
+		for (size_t off = 0; off < size / 4; off += HMM_PAGE)
+			sum += (unsigned char)p[off];
+		assert_int_equal(sum, 3 * size / 4 / HMM_PAGE);
+		assert_int_equal(munmap(p, size), 0);
+		hetmem_mm_sync(mm);
+		hetmem_mm_put(mm);
+		do {
+			dmirror_device_counters(f->dev[0], &c);
+			if (c.calloc == c.cfree)
+				break;
+			usleep(1000);
+		} while (++waited < 2000);
+		assert_int_equal(c.calloc - c.cfree, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_unbind_returns_every_byte, gpu_fixture_setup,
+						gpu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_unmap_during_prefetch, gpu_fixture_setup,
 						gpu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_full_vram_evicts_lru, small_vram_setup,
 						gpu_fixture_teardown),
