@@ -4,14 +4,13 @@
  * filled by hmm_range_fault() and emptied by invalidations, and the
  * commands the kernel's test driver takes as ioctls.
  *
- * The table maps an address to a pfn with DPT_VALID, DPT_WRITE or
- * DPT_ATOMIC: a system page (its address, or the zero page's pfn) or one
- * of the device's pages. The device touches a system page through that
- * address with process_vm_readv/writev: the kernel copies, so an unmapped
- * page is an error, not a crash, and a page that went to a device since
- * faults back like any access. It touches its own pages in VRAM, under the
- * mirror's mutex, which migrate_to_ram() also takes to drop the entries
- * before copying a page out.
+ * The table (the driver's record of what the device maps, as the kernel
+ * test driver's xarray) maps an address to a pfn with DPT_VALID, DPT_WRITE
+ * or DPT_ATOMIC: a system page (its address, or the zero page's pfn) or
+ * one of the device's pages. The backend is told of every change
+ * (ops->map, ops->unmap) to program the device's own page table, and does
+ * the device's accesses (ops->access) and copies. All of it is generic:
+ * what a device driver of the test interface does around its hardware.
  */
 #define pr_fmt(fmt) "dmirror: " fmt
 
@@ -19,7 +18,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,11 +29,10 @@
 
 #define FAULT_PAGES   64UL /* pages per hmm_range_fault(), as the kernel driver */
 #define MIGRATE_PAGES 4096UL /* pages per migrate_vma round to the device */
-#define IOV_BATCH     512
 
 /* --- the table --------------------------------------------------------------------- */
 
-static unsigned long dpt_get(struct dmirror *d, unsigned long va)
+unsigned long dmirror_pt_get(struct dmirror *d, unsigned long va)
 {
 	unsigned long *slot = va_table_slot(&d->pt, va, false);
 
@@ -53,8 +50,37 @@ static int dpt_set(struct dmirror *d, unsigned long va, unsigned long e)
 
 static bool dpt_clear(unsigned long va, unsigned long *slot, void *arg)
 {
+	bool *any = arg;
+
 	__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+	*any = true;
 	return true;
+}
+
+/* Drop [start, end) from the table and the device; under d->mutex. */
+static void dmirror_unmap_locked(struct dmirror *d, unsigned long start, unsigned long end)
+{
+	bool any = false;
+
+	va_table_for_each(&d->pt, start, end, dpt_clear, &any);
+	if (any && d->mdevice->ops->unmap)
+		d->mdevice->ops->unmap(d, start, end);
+}
+
+/* Enter @n entries from @va and tell the device; under d->mutex. */
+static int dmirror_map_locked(struct dmirror *d, unsigned long va, unsigned long n,
+			      const unsigned long *entries)
+{
+	const struct dmirror_backend_ops *ops = d->mdevice->ops;
+	int ret = 0;
+
+	for (unsigned long i = 0; i < n && !ret; i++)
+		ret = dpt_set(d, va + (i << PAGE_SHIFT), entries[i]);
+	if (!ret && ops->map)
+		ret = ops->map(d, va, n, entries);
+	if (ret)
+		dmirror_unmap_locked(d, va, va + (n << PAGE_SHIFT));
+	return ret;
 }
 
 static bool dmirror_interval_invalidate(struct mmu_interval_notifier *mni,
@@ -63,12 +89,18 @@ static bool dmirror_interval_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct dmirror *d = container_of(mni, struct dmirror, notifier);
 
-	/* Our own migrations update the table themselves. */
-	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == d->mdevice)
+	/*
+	 * Our own migrations update the table themselves, as the kernel
+	 * driver's do: a device that reaches system pages through the CPU's
+	 * page table (no unmap op) cannot use a stale entry. One that maps
+	 * them by DMA address must let go of them before they move.
+	 */
+	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == d->mdevice->owner &&
+	    !d->mdevice->ops->unmap)
 		return true;
 	pthread_mutex_lock(&d->mutex);
 	mmu_interval_set_seq(mni, cur_seq);
-	va_table_for_each(&d->pt, range->start, range->end, dpt_clear, NULL);
+	dmirror_unmap_locked(d, range->start, range->end);
 	pthread_mutex_unlock(&d->mutex);
 	return true;
 }
@@ -94,12 +126,20 @@ struct dmirror *dmirror_open(struct dmirror_device *mdevice)
 		ret = (int)PTR_ERR(d->mm);
 		goto fail;
 	}
+	ret = mdevice->ops->mirror_open ? mdevice->ops->mirror_open(d) : 0;
+	if (ret) {
+		hetmem_mm_put(d->mm);
+		goto fail;
+	}
 	/* The whole address space, as the kernel driver. */
 	ret = mmu_interval_notifier_insert(&d->notifier, d->mm, 0, ~0UL & PAGE_MASK,
 					   &dmirror_min_ops);
 	hetmem_mm_put(d->mm); /* the notifier holds its own */
-	if (ret)
+	if (ret) {
+		if (mdevice->ops->mirror_close)
+			mdevice->ops->mirror_close(d);
 		goto fail;
+	}
 	pthread_mutex_lock(&mdevice->mirrors_lock);
 	list_add(&d->node, &mdevice->mirrors);
 	pthread_mutex_unlock(&mdevice->mirrors_lock);
@@ -124,7 +164,12 @@ void dmirror_close(struct dmirror *d)
 	list_del(&d->node);
 	pthread_mutex_unlock(&mdevice->mirrors_lock);
 	/* As the kernel driver's release: the device's pages come home. */
-	dmirror_evict_chunks(mdevice, false);
+	mdevice->ops->release(mdevice, false);
+	pthread_mutex_lock(&d->mutex);
+	dmirror_unmap_locked(d, 0, ~0UL & PAGE_MASK);
+	pthread_mutex_unlock(&d->mutex);
+	if (mdevice->ops->mirror_close)
+		mdevice->ops->mirror_close(d);
 	hetmem_mm_put(d->mm);
 	va_table_destroy(&d->pt);
 	pthread_mutex_destroy(&d->mutex);
@@ -133,24 +178,37 @@ void dmirror_close(struct dmirror *d)
 
 /* --- faulting into the table ------------------------------------------------------- */
 
-static int dmirror_do_fault(struct dmirror *d, struct hmm_range *range)
+/*
+ * Map what hmm_range_fault() found, under d->mutex: every valid page, a
+ * run at a time. A page that was asked for and is not valid is -EFAULT.
+ */
+static int dmirror_do_fault(struct dmirror *d, struct hmm_range *range, const unsigned long *req)
 {
-	unsigned long *pfns = range->hmm_pfns;
+	unsigned long n = (range->end - range->start) >> PAGE_SHIFT, e[FAULT_PAGES], first = 0;
+	unsigned long *pfns = range->hmm_pfns, run = 0;
+	int ret = 0;
 
-	for (unsigned long va = range->start; va < range->end; va += PAGE_SIZE, pfns++) {
-		unsigned long e;
+	for (unsigned long i = 0; i <= n && !ret; i++) {
+		unsigned long want = i < n ? range->default_flags | (req ? req[i] : 0) : 0;
+		bool valid = i < n && (pfns[i] & HMM_PFN_VALID) && !(pfns[i] & HMM_PFN_ERROR);
 
-		if (!(*pfns & HMM_PFN_VALID) || (*pfns & HMM_PFN_ERROR))
-			return -EFAULT;
-		e = hmm_pfn_to_pfn(*pfns) << DPT_SHIFT | DPT_VALID;
-		if (*pfns & HMM_PFN_WRITE)
-			e |= DPT_WRITE;
-		else if (range->default_flags & HMM_PFN_REQ_WRITE)
-			return -EFAULT;
-		if (dpt_set(d, va, e))
-			return -ENOMEM;
+		if (i < n && (want & HMM_PFN_REQ_FAULT) &&
+		    (!valid || ((want & HMM_PFN_REQ_WRITE) && !(pfns[i] & HMM_PFN_WRITE))))
+			ret = -EFAULT;
+		if (run && (!valid || ret)) {
+			int r = dmirror_map_locked(d, range->start + (first << PAGE_SHIFT), run, e);
+
+			ret = ret ? ret : r;
+			run = 0;
+		}
+		if (!valid || ret)
+			continue;
+		if (!run)
+			first = i;
+		e[run++] = hmm_pfn_to_pfn(pfns[i]) << DPT_SHIFT | DPT_VALID |
+			   (pfns[i] & HMM_PFN_WRITE ? DPT_WRITE : 0);
 	}
-	return 0;
+	return ret;
 }
 
 static long elapsed_ms(const struct timespec *t0)
@@ -161,8 +219,10 @@ static long elapsed_ms(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range)
+/* The kernel driver's loop around hmm_range_fault(), then the mapping. */
+static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range, const unsigned long *req)
 {
+	unsigned long n = (range->end - range->start) >> PAGE_SHIFT;
 	struct timespec t0;
 	int ret;
 
@@ -170,6 +230,9 @@ static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range)
 	for (;;) {
 		if (elapsed_ms(&t0) > HMM_RANGE_DEFAULT_TIMEOUT)
 			return -EBUSY;
+		/* The entries are requests going in and answers coming out. */
+		if (req)
+			memcpy(range->hmm_pfns, req, n * sizeof(*req));
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
 		ret = hmm_range_fault(range);
 		if (ret == -EBUSY)
@@ -181,19 +244,19 @@ static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range)
 			break;
 		pthread_mutex_unlock(&d->mutex);
 	}
-	ret = dmirror_do_fault(d, range);
+	ret = dmirror_do_fault(d, range, req);
 	pthread_mutex_unlock(&d->mutex);
 	return ret;
 }
 
-static int dmirror_fault(struct dmirror *d, unsigned long start, unsigned long end, bool write)
+int dmirror_fault(struct dmirror *d, unsigned long start, unsigned long end, bool write)
 {
 	unsigned long pfns[FAULT_PAGES];
 	struct hmm_range range = {
 		.notifier = &d->notifier,
 		.hmm_pfns = pfns,
 		.default_flags = HMM_PFN_REQ_FAULT | (write ? HMM_PFN_REQ_WRITE : 0),
-		.dev_private_owner = d->mdevice,
+		.dev_private_owner = d->mdevice->owner,
 	};
 	int ret = 0;
 
@@ -201,97 +264,30 @@ static int dmirror_fault(struct dmirror *d, unsigned long start, unsigned long e
 		range.start = a;
 		range.end =
 			end - a > FAULT_PAGES << PAGE_SHIFT ? a + (FAULT_PAGES << PAGE_SHIFT) : end;
-		ret = dmirror_range_fault(d, &range);
+		ret = dmirror_range_fault(d, &range, NULL);
 	}
 	return ret;
+}
+
+int dmirror_fault_pages(struct dmirror *d, unsigned long start, unsigned long npages,
+			const unsigned long *req)
+{
+	unsigned long pfns[FAULT_PAGES];
+	struct hmm_range range = {
+		.notifier = &d->notifier,
+		.start = start,
+		.end = start + (npages << PAGE_SHIFT),
+		.hmm_pfns = pfns,
+		.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+		.dev_private_owner = d->mdevice->owner,
+	};
+
+	if (!npages || npages > FAULT_PAGES)
+		return -EINVAL;
+	return dmirror_range_fault(d, &range, req);
 }
 
 /* --- reading and writing ------------------------------------------------------------ */
-
-/* System pages to copy once the mutex is dropped. */
-struct sys_copy {
-	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
-	int n;
-	bool write;
-	int err;
-};
-
-static void sys_copy_flush(struct sys_copy *c)
-{
-	ssize_t want = 0, got;
-
-	for (int i = 0; i < c->n; i++)
-		want += (ssize_t)c->local[i].iov_len;
-	if (!c->n)
-		return;
-	if (c->write)
-		got = process_vm_writev(getpid(), c->local, (unsigned long)c->n, c->remote,
-					(unsigned long)c->n, 0);
-	else
-		got = process_vm_readv(getpid(), c->local, (unsigned long)c->n, c->remote,
-				       (unsigned long)c->n, 0);
-	if (got != want && !c->err)
-		c->err = -EFAULT;
-	c->n = 0;
-}
-
-static void sys_copy_add(struct sys_copy *c, void *local, unsigned long remote)
-{
-	if (c->n && (char *)c->local[c->n - 1].iov_base + c->local[c->n - 1].iov_len == local &&
-	    (unsigned long)c->remote[c->n - 1].iov_base + c->remote[c->n - 1].iov_len == remote) {
-		c->local[c->n - 1].iov_len += PAGE_SIZE;
-		c->remote[c->n - 1].iov_len += PAGE_SIZE;
-		return;
-	}
-	if (c->n == IOV_BATCH)
-		sys_copy_flush(c);
-	c->local[c->n] = (struct iovec){ local, PAGE_SIZE };
-	c->remote[c->n] = (struct iovec){ (void *)remote, PAGE_SIZE };
-	c->n++;
-}
-
-/*
- * Copy between the bounce buffer and [start, end) through the table, from
- * *cpages on. -ENOENT at the first page without a (writable) entry.
- */
-static int dmirror_do_copy(struct dmirror *d, unsigned long base, unsigned long end, char *bounce,
-			   uint64_t *cpages, bool write)
-{
-	struct sys_copy *c = calloc(1, sizeof(*c));
-	unsigned long va;
-	int ret = 0;
-
-	if (!c)
-		return -ENOMEM;
-	c->write = write;
-	pthread_mutex_lock(&d->mutex);
-	for (va = base + (*cpages << PAGE_SHIFT); va < end; va += PAGE_SIZE) {
-		unsigned long e = dpt_get(d, va), pfn = e >> DPT_SHIFT;
-		char *local = bounce + (va - base);
-		struct page *page;
-
-		if (!(e & DPT_VALID) || (write && !(e & DPT_WRITE))) {
-			ret = -ENOENT;
-			break;
-		}
-		page = pfn_to_page(pfn);
-		if (page && is_device_private_page(page)) {
-			if (write)
-				memcpy(dmirror_page_backing(page), local, PAGE_SIZE);
-			else
-				memcpy(local, dmirror_page_backing(page), PAGE_SIZE);
-		} else {
-			sys_copy_add(c, local, pfn << PAGE_SHIFT);
-		}
-		(*cpages)++;
-	}
-	pthread_mutex_unlock(&d->mutex);
-	sys_copy_flush(c);
-	if (c->err)
-		ret = c->err;
-	free(c);
-	return ret;
-}
 
 static int check_cmd(const struct hmm_dmirror_cmd *cmd)
 {
@@ -318,15 +314,8 @@ static int dmirror_rw(struct dmirror *d, struct hmm_dmirror_cmd *cmd, bool write
 		return -ENOMEM;
 	if (write)
 		memcpy(bounce, (void *)(uintptr_t)cmd->ptr, size);
-	for (;;) {
-		ret = dmirror_do_copy(d, start, end, bounce, &cmd->cpages, write);
-		if (ret != -ENOENT)
-			break;
-		ret = dmirror_fault(d, start + (cmd->cpages << PAGE_SHIFT), end, write);
-		if (ret)
-			break;
-		cmd->faults++;
-	}
+	ret = d->mdevice->ops->access(d, start, end, bounce, write, true, &cmd->cpages,
+				      &cmd->faults);
 	if (!ret && !write)
 		memcpy((void *)(uintptr_t)cmd->ptr, bounce, size);
 	free(bounce);
@@ -353,7 +342,8 @@ static int dmirror_read_back(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 	if (!bounce)
 		return -ENOMEM;
 	cmd->cpages = 0;
-	ret = dmirror_do_copy(d, start, end, bounce, &cmd->cpages, false);
+	ret = d->mdevice->ops->access(d, start, end, bounce, false, false, &cmd->cpages,
+				      &cmd->faults);
 	if (!ret)
 		memcpy((void *)(uintptr_t)cmd->ptr, bounce, cmd->npages << PAGE_SHIFT);
 	free(bounce);
@@ -362,42 +352,61 @@ static int dmirror_read_back(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 
 /* --- migration --------------------------------------------------------------------- */
 
-static void alloc_and_copy_to_dev(struct dmirror *d, struct migrate_vma *args, struct page **pages)
+/*
+ * Device pages for what setup collected, filled through the backend's
+ * copy; dst[] names them. Pages that did not get one stay behind.
+ */
+static void alloc_and_copy_to_dev(struct dmirror *d, struct migrate_vma *args, struct page **pages,
+				  unsigned long *from)
 {
+	struct dmirror_device *mdevice = d->mdevice;
 	unsigned long want = 0, got, k = 0;
 
 	for (unsigned long i = 0; i < args->npages; i++)
 		want += !!(args->src[i] & MIGRATE_PFN_MIGRATE);
-	got = dmirror_devmem_alloc(d->mdevice, want, pages);
+	got = mdevice->ops->alloc_pages(mdevice, want, pages);
 	for (unsigned long i = 0; i < args->npages && k < got; i++) {
 		unsigned long s = args->src[i];
-		struct page *dpage;
-		void *to;
 
 		if (!(s & MIGRATE_PFN_MIGRATE))
 			continue;
-		dpage = pages[k++];
-		to = dmirror_page_backing(dpage);
 		/* An empty source: a never-populated or zero page. */
-		if (s & MIGRATE_PFN_VALID)
-			copy_user_page(to, (void *)(migrate_pfn_to_pfn(s) << PAGE_SHIFT));
-		else
-			memset(to, 0, PAGE_SIZE);
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) | (s & MIGRATE_PFN_WRITE);
+		from[k] = s & MIGRATE_PFN_VALID ? migrate_pfn_to_pfn(s) << PAGE_SHIFT : 0;
+		args->dst[i] = migrate_pfn(page_to_pfn(pages[k])) | (s & MIGRATE_PFN_WRITE);
+		k++;
+	}
+	if (!k || !mdevice->ops->copy_to_dev(mdevice, pages, from, k))
+		return;
+	/* The data did not get there: nothing migrates. */
+	pr_warn("copy of %lu pages to the device failed", k);
+	for (unsigned long i = 0; i < args->npages; i++)
+		args->dst[i] = 0;
+	for (unsigned long i = 0; i < k; i++) {
+		unlock_page(pages[i]);
+		put_page(pages[i]);
 	}
 }
 
 static void finalize_and_map(struct dmirror *d, struct migrate_vma *args)
 {
-	pthread_mutex_lock(&d->mutex);
-	for (unsigned long i = 0; i < args->npages; i++) {
-		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+	unsigned long e[FAULT_PAGES], first = 0, n = 0;
 
-		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) || !dpage)
+	pthread_mutex_lock(&d->mutex);
+	for (unsigned long i = 0; i <= args->npages; i++) {
+		struct page *dpage = i < args->npages ? migrate_pfn_to_page(args->dst[i]) : NULL;
+		bool moved = dpage && (args->src[i] & MIGRATE_PFN_MIGRATE);
+
+		/* Runs of consecutive addresses, FAULT_PAGES at most, map at once. */
+		if (n && (!moved || n == FAULT_PAGES)) {
+			dmirror_map_locked(d, args->start + (first << PAGE_SHIFT), n, e);
+			n = 0;
+		}
+		if (!moved)
 			continue;
-		dpt_set(d, args->start + (i << PAGE_SHIFT),
-			page_to_pfn(dpage) << DPT_SHIFT | DPT_VALID |
-				(args->dst[i] & MIGRATE_PFN_WRITE ? DPT_WRITE : 0));
+		if (!n)
+			first = i;
+		e[n++] = page_to_pfn(dpage) << DPT_SHIFT | DPT_VALID |
+			 (args->dst[i] & MIGRATE_PFN_WRITE ? DPT_WRITE : 0);
 	}
 	pthread_mutex_unlock(&d->mutex);
 }
@@ -415,20 +424,22 @@ static unsigned long next_stop(struct dmirror *d, unsigned long addr, unsigned l
 	return next > vma.vm_end ? vma.vm_end : next;
 }
 
-int dmirror_migrate_to_dev(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
+int dmirror_migrate_range(struct dmirror *d, unsigned long start, unsigned long end,
+			  unsigned long *moved)
 {
-	unsigned long start = cmd->addr, end = start + (cmd->npages << PAGE_SHIFT), next, moved = 0;
-	unsigned long *src = NULL, *dst = NULL;
-	struct page **pages = NULL;
-	int ret = check_cmd(cmd);
+	unsigned long n = (end - start) >> PAGE_SHIFT, next;
+	unsigned long *src, *dst, *from;
+	struct page **pages;
+	int ret = 0;
 
-	cmd->cpages = cmd->faults = 0;
-	if (ret)
-		return ret;
-	src = malloc(MIGRATE_PAGES * sizeof(*src));
-	dst = malloc(MIGRATE_PAGES * sizeof(*dst));
-	pages = malloc(MIGRATE_PAGES * sizeof(*pages));
-	if (!src || !dst || !pages) {
+	*moved = 0;
+	if (n > MIGRATE_PAGES)
+		n = MIGRATE_PAGES;
+	src = malloc(n * sizeof(*src));
+	dst = malloc(n * sizeof(*dst));
+	from = malloc(n * sizeof(*from));
+	pages = malloc(n * sizeof(*pages));
+	if (!src || !dst || !from || !pages) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -437,12 +448,12 @@ int dmirror_migrate_to_dev(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 			.src = src,
 			.dst = dst,
 			.start = a,
-			.pgmap_owner = d->mdevice,
+			.pgmap_owner = d->mdevice->owner,
 			.flags = MIGRATE_VMA_SELECT_SYSTEM,
 			.mm = d->mm,
 		};
 
-		next = next_stop(d, a, end, MIGRATE_PAGES);
+		next = next_stop(d, a, end, n);
 		if (!next) {
 			ret = -EINVAL;
 			goto out;
@@ -452,23 +463,37 @@ int dmirror_migrate_to_dev(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 		if (ret)
 			goto out;
 		if (args.cpages)
-			alloc_and_copy_to_dev(d, &args, pages);
+			alloc_and_copy_to_dev(d, &args, pages, from);
 		migrate_vma_pages(&args);
 		finalize_and_map(d, &args);
 		for (unsigned long i = 0; i < args.npages; i++)
-			moved += !!(src[i] & MIGRATE_PFN_MIGRATE);
+			*moved += !!(src[i] & MIGRATE_PFN_MIGRATE);
 		migrate_vma_finalize(&args);
 	}
-	/* The data as the device now has it; -ENOENT if a page did not come. */
-	if (cmd->ptr)
-		ret = dmirror_read_back(d, cmd);
-	else
-		cmd->cpages = moved;
 out:
 	free(src);
 	free(dst);
+	free(from);
 	free(pages);
 	return ret;
+}
+
+int dmirror_migrate_to_dev(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr, end = start + (cmd->npages << PAGE_SHIFT), moved;
+	int ret = check_cmd(cmd);
+
+	cmd->cpages = cmd->faults = 0;
+	if (ret)
+		return ret;
+	ret = dmirror_migrate_range(d, start, end, &moved);
+	if (ret)
+		return ret;
+	/* The data as the device now has it; -ENOENT if a page did not come. */
+	if (cmd->ptr)
+		return dmirror_read_back(d, cmd);
+	cmd->cpages = moved;
+	return 0;
 }
 
 int dmirror_migrate_to_sys(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
@@ -529,8 +554,9 @@ static unsigned char dmirror_mkentry(struct dmirror *d, unsigned long entry)
 		return HMM_DMIRROR_PROT_NONE;
 	page = hmm_pfn_to_page(entry);
 	if (page && is_device_private_page(page))
-		perm = page->pgmap->owner == d->mdevice ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
-							  HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+		perm = page->pgmap->owner == d->mdevice->owner ?
+			       HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+			       HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 	else if (is_zero_pfn(hmm_pfn_to_pfn(entry)))
 		perm = HMM_DMIRROR_PROT_ZERO;
 	else
@@ -584,7 +610,7 @@ int dmirror_snapshot(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 	unsigned long start = cmd->addr, end = start + (cmd->npages << PAGE_SHIFT), next;
 	unsigned char perm[FAULT_PAGES], *uptr = (unsigned char *)(uintptr_t)cmd->ptr;
 	unsigned long pfns[FAULT_PAGES];
-	struct hmm_range range = { .hmm_pfns = pfns, .dev_private_owner = d->mdevice };
+	struct hmm_range range = { .hmm_pfns = pfns, .dev_private_owner = d->mdevice->owner };
 	int ret = check_cmd(cmd);
 
 	cmd->cpages = cmd->faults = 0;
@@ -628,15 +654,14 @@ int dmirror_exclusive(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 		if (got < 0)
 			return (int)got;
 		/* Map only when every page is exclusive, as the kernel driver. */
-		if ((unsigned long)got == n) {
+		for (unsigned long i = 0; (unsigned long)got == n && i < n; i++)
+			mapped += !!pfns[i];
+		if (mapped == n) {
+			for (unsigned long i = 0; i < n; i++)
+				pfns[i] = pfns[i] << DPT_SHIFT | DPT_VALID | DPT_ATOMIC;
 			pthread_mutex_lock(&d->mutex);
-			for (unsigned long i = 0; i < n; i++) {
-				if (!pfns[i])
-					continue;
-				dpt_set(d, a + (i << PAGE_SHIFT),
-					pfns[i] << DPT_SHIFT | DPT_VALID | DPT_ATOMIC);
-				mapped++;
-			}
+			if (dmirror_map_locked(d, a, n, pfns))
+				mapped = 0;
 			pthread_mutex_unlock(&d->mutex);
 		}
 		if (mapped < n)
@@ -655,7 +680,7 @@ int dmirror_check_exclusive(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 	hetmem_mm_sync(d->mm);
 	pthread_mutex_lock(&d->mutex);
 	for (unsigned long va = start; va < end && !ret; va += PAGE_SIZE)
-		if (dpt_get(d, va) & DPT_ATOMIC)
+		if (dmirror_pt_get(d, va) & DPT_ATOMIC)
 			ret = -EPERM;
 	pthread_mutex_unlock(&d->mutex);
 	return ret;
@@ -663,6 +688,6 @@ int dmirror_check_exclusive(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 
 int dmirror_release(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 {
-	dmirror_evict_chunks(d->mdevice, true);
+	d->mdevice->ops->release(d->mdevice, true);
 	return 0;
 }

@@ -1,22 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * The test device's memory: chunks of device-private pages, their
- * allocation, CPU faults on them, and eviction.
+ * The anonymous-memory backend of the test device: what
+ * dmirror_device_create() makes, the kernel's lib/test_hmm.c device.
  *
- * A chunk is a MEMORY_DEVICE_PRIVATE page map over pfn space from
- * request_free_mem_region(), backed by "VRAM": an anonymous mapping of the
+ * Its memory is chunks of device-private pages: each a
+ * MEMORY_DEVICE_PRIVATE page map over pfn space from
+ * request_free_mem_region(), backed by "VRAM", an anonymous mapping of the
  * process, populated up front (so copies into it do not fault) and wiped
  * in fork children, which never own its pages. Pages are allocated
  * next-fit from per-chunk bitmaps, so a migration's pages are mostly
- * consecutive and their way home is one UFFDIO_MOVE per run.
- *
- * CPU faults (migrate_to_ram) bring the faulting page home alone, which
- * wakes the faulting thread as early as possible; when the fault is at
- * the address right after the last range brought home, faults are walking
- * through memory, and the handler goes on with the rest of the 2 MiB block
- * and the three blocks after it, 2 MiB at a time, while the thread works
- * on the page it got. Threads that reach a page being prefetched wait for
- * that block, not for a fault of their own.
+ * consecutive and their way home is one UFFDIO_MOVE per run. The device
+ * copies with memcpy, reaches its own pages in VRAM and system pages with
+ * process_vm_readv/writev (so an address unmapped under it is an error,
+ * not a crash), and its page table is the mirror's record itself.
  */
 #define pr_fmt(fmt) "dmirror: " fmt
 
@@ -24,80 +20,115 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hetmem/err.h>
 #include <hetmem/log.h>
 #include <hetmem/migrate.h>
 #include "dmirror.h"
 
-#define BITS_PER_LONG	64
-#define HPAGE		(2UL << 20)
-#define PREFETCH_BLOCKS 4 /* the faulting block and three more */
-#define PREFETCH_STEP	(2UL << 20)
-#define RANGE_PAGES	(PREFETCH_STEP >> PAGE_SHIFT)
+#define BITS_PER_LONG 64
+#define EVICT_STEP    512UL /* pfns per dmirror_evict_pfns() */
+#define IOV_BATCH     512
+
+struct anon_device;
+
+/* A chunk of device memory: a page map over "VRAM" only the device touches. */
+struct dmirror_chunk {
+	struct dev_pagemap pagemap;
+	struct anon_device *adev;
+	char *vram;
+	unsigned long first_pfn, npages;
+	unsigned long *used; /* allocation bitmap, under adev->lock */
+	bool remove; /* being taken down: no more allocations */
+};
+
+struct anon_device {
+	struct dmirror_device mdevice;
+
+	pthread_mutex_t devmem_lock; /* adding and removing chunks */
+	struct dmirror_chunk **chunks;
+	unsigned int nchunks, max_chunks;
+	unsigned long chunk_pages;
+
+	pthread_mutex_t lock; /* allocation: bitmaps, cursor */
+	unsigned int cur_chunk;
+	unsigned long cur_page;
+};
+
+static const struct dmirror_backend_ops anon_ops;
+
+static struct anon_device *to_anon(struct dmirror_device *mdevice)
+{
+	return container_of(mdevice, struct anon_device, mdevice);
+}
 
 static struct dmirror_chunk *page_chunk(struct page *page)
 {
 	return container_of(page->pgmap, struct dmirror_chunk, pagemap);
 }
 
-void *dmirror_page_backing(struct page *page)
+static void *anon_page_backing(struct page *page)
 {
 	struct dmirror_chunk *chunk = page_chunk(page);
 
 	return chunk->vram + ((page_to_pfn(page) - chunk->first_pfn) << PAGE_SHIFT);
 }
 
-static void dmirror_devmem_free(struct page *page)
+static void anon_page_free(struct page *page)
 {
 	struct dmirror_chunk *chunk = page_chunk(page);
-	struct dmirror_device *mdevice = chunk->mdevice;
+	struct anon_device *adev = chunk->adev;
 	unsigned long i = page_to_pfn(page) - chunk->first_pfn;
 
 	page->zone_device_data = NULL;
-	pthread_mutex_lock(&mdevice->lock);
+	pthread_mutex_lock(&adev->lock);
 	chunk->used[i / BITS_PER_LONG] &= ~(1UL << (i % BITS_PER_LONG));
-	mdevice->cfree++;
-	pthread_mutex_unlock(&mdevice->lock);
+	pthread_mutex_unlock(&adev->lock);
+	dmirror_count_free(&adev->mdevice, 1);
 }
 
-static unsigned int dmirror_devmem_fault(struct vm_fault *vmf);
+static unsigned int anon_migrate_to_ram(struct vm_fault *vmf)
+{
+	return dmirror_migrate_to_ram(&page_chunk(vmf->page)->adev->mdevice, vmf);
+}
 
-static const struct dev_pagemap_ops dmirror_devmem_ops = {
-	.page_free = dmirror_devmem_free,
-	.migrate_to_ram = dmirror_devmem_fault,
+static const struct dev_pagemap_ops anon_pagemap_ops = {
+	.page_free = anon_page_free,
+	.migrate_to_ram = anon_migrate_to_ram,
 };
 
 /* Called with devmem_lock held. */
-static int dmirror_add_chunk(struct dmirror_device *mdevice)
+static int anon_add_chunk(struct anon_device *adev)
 {
-	unsigned long bytes = mdevice->chunk_pages << PAGE_SHIFT;
+	unsigned long bytes = adev->chunk_pages << PAGE_SHIFT;
 	struct dmirror_chunk *chunk;
 	uint64_t start;
 	void *ret;
 
-	if (mdevice->nchunks == mdevice->max_chunks)
+	if (adev->nchunks == adev->max_chunks)
 		return -ENOMEM;
 	start = request_free_mem_region(bytes);
 	chunk = calloc(1, sizeof(*chunk));
 	if (!start || !chunk)
 		goto fail;
-	chunk->used = calloc(mdevice->chunk_pages / BITS_PER_LONG + 1, sizeof(unsigned long));
+	chunk->used = calloc(adev->chunk_pages / BITS_PER_LONG + 1, sizeof(unsigned long));
 	chunk->vram = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (!chunk->used || chunk->vram == MAP_FAILED)
 		goto fail;
 	madvise(chunk->vram, bytes, MADV_WIPEONFORK);
-	chunk->mdevice = mdevice;
+	chunk->adev = adev;
 	chunk->first_pfn = start >> PAGE_SHIFT;
-	chunk->npages = mdevice->chunk_pages;
+	chunk->npages = adev->chunk_pages;
 	chunk->pagemap.type = MEMORY_DEVICE_PRIVATE;
 	chunk->pagemap.range.start = start;
 	chunk->pagemap.range.end = start + bytes - 1;
 	chunk->pagemap.nr_range = 1;
-	chunk->pagemap.ops = &dmirror_devmem_ops;
-	chunk->pagemap.owner = mdevice;
+	chunk->pagemap.ops = &anon_pagemap_ops;
+	chunk->pagemap.owner = adev->mdevice.owner;
 	ret = memremap_pages(&chunk->pagemap, 0);
 	if (IS_ERR(ret)) {
 		munmap(chunk->vram, bytes);
@@ -105,10 +136,10 @@ static int dmirror_add_chunk(struct dmirror_device *mdevice)
 		free(chunk);
 		return (int)PTR_ERR(ret);
 	}
-	pthread_mutex_lock(&mdevice->lock);
-	mdevice->chunks[mdevice->nchunks++] = chunk;
-	pthread_mutex_unlock(&mdevice->lock);
-	pr_info("device %p: chunk %u, %lu MiB, pfns [%#lx-%#lx)", (void *)mdevice, mdevice->nchunks,
+	pthread_mutex_lock(&adev->lock);
+	adev->chunks[adev->nchunks++] = chunk;
+	pthread_mutex_unlock(&adev->lock);
+	pr_info("device %p: chunk %u, %lu MiB, pfns [%#lx-%#lx)", (void *)adev, adev->nchunks,
 		bytes >> 20, chunk->first_pfn, chunk->first_pfn + chunk->npages);
 	return 0;
 fail:
@@ -120,24 +151,24 @@ fail:
 	return -ENOMEM;
 }
 
-/* Next-fit over the chunks' bitmaps; called with mdevice->lock held. */
-static unsigned long alloc_locked(struct dmirror_device *mdevice, unsigned long n,
+/* Next-fit over the chunks' bitmaps; called with adev->lock held. */
+static unsigned long alloc_locked(struct anon_device *adev, unsigned long n,
 				  struct page **pages)
 {
 	unsigned long got = 0;
 
-	for (unsigned int tried = 0; got < n && tried <= mdevice->nchunks; tried++) {
+	for (unsigned int tried = 0; got < n && tried <= adev->nchunks; tried++) {
 		struct dmirror_chunk *chunk;
 		unsigned long i;
 
-		if (mdevice->cur_chunk >= mdevice->nchunks) {
-			mdevice->cur_chunk = 0;
-			mdevice->cur_page = 0;
+		if (adev->cur_chunk >= adev->nchunks) {
+			adev->cur_chunk = 0;
+			adev->cur_page = 0;
 		}
-		if (!mdevice->nchunks)
+		if (!adev->nchunks)
 			break;
-		chunk = mdevice->chunks[mdevice->cur_chunk];
-		for (i = mdevice->cur_page; !chunk->remove && got < n && i < chunk->npages; i++) {
+		chunk = adev->chunks[adev->cur_chunk];
+		for (i = adev->cur_page; !chunk->remove && got < n && i < chunk->npages; i++) {
 			unsigned long *w = &chunk->used[i / BITS_PER_LONG],
 				      bit = 1UL << (i % BITS_PER_LONG);
 
@@ -151,36 +182,36 @@ static unsigned long alloc_locked(struct dmirror_device *mdevice, unsigned long 
 			pages[got++] = pfn_to_page(chunk->first_pfn + i);
 		}
 		if (got < n) {
-			mdevice->cur_chunk++;
-			mdevice->cur_page = 0;
+			adev->cur_chunk++;
+			adev->cur_page = 0;
 		} else {
-			mdevice->cur_page = i;
+			adev->cur_page = i;
 		}
 	}
-	mdevice->calloc += got;
 	return got;
 }
 
-unsigned long dmirror_devmem_alloc(struct dmirror_device *mdevice, unsigned long n,
-				   struct page **pages)
+static unsigned long anon_alloc_pages(struct dmirror_device *dev, unsigned long n,
+				      struct page **pages)
 {
+	struct anon_device *adev = to_anon(dev);
 	unsigned long got;
 
-	pthread_mutex_lock(&mdevice->lock);
-	got = alloc_locked(mdevice, n, pages);
-	pthread_mutex_unlock(&mdevice->lock);
+	pthread_mutex_lock(&adev->lock);
+	got = alloc_locked(adev, n, pages);
+	pthread_mutex_unlock(&adev->lock);
 	while (got < n) {
 		unsigned long more;
 
-		pthread_mutex_lock(&mdevice->devmem_lock);
-		if (dmirror_add_chunk(mdevice)) {
-			pthread_mutex_unlock(&mdevice->devmem_lock);
+		pthread_mutex_lock(&adev->devmem_lock);
+		if (anon_add_chunk(adev)) {
+			pthread_mutex_unlock(&adev->devmem_lock);
 			break;
 		}
-		pthread_mutex_unlock(&mdevice->devmem_lock);
-		pthread_mutex_lock(&mdevice->lock);
-		more = alloc_locked(mdevice, n - got, pages + got);
-		pthread_mutex_unlock(&mdevice->lock);
+		pthread_mutex_unlock(&adev->devmem_lock);
+		pthread_mutex_lock(&adev->lock);
+		more = alloc_locked(adev, n - got, pages + got);
+		pthread_mutex_unlock(&adev->lock);
 		if (!more)
 			break;
 		got += more;
@@ -189,181 +220,170 @@ unsigned long dmirror_devmem_alloc(struct dmirror_device *mdevice, unsigned long
 		if (zone_device_page_init(pages[i]))
 			pr_err("device page %#llx was not free", (unsigned long long)pages[i]->pfn);
 	}
+	dmirror_count_alloc(dev, got);
 	return got;
 }
 
-void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas, unsigned long n)
+static int anon_copy_to_dev(struct dmirror_device *mdevice, struct page **dst,
+			    const unsigned long *src, unsigned long n)
 {
-	struct dmirror *d;
+	for (unsigned long i = 0; i < n; i++) {
+		void *to = anon_page_backing(dst[i]);
 
-	pthread_mutex_lock(&mdevice->mirrors_lock);
-	list_for_each_entry(d, &mdevice->mirrors, node) {
-		pthread_mutex_lock(&d->mutex);
-		for (unsigned long i = 0; i < n; i++) {
-			unsigned long *slot = vas[i] ? va_table_slot(&d->pt, vas[i], false) : NULL;
-
-			if (slot)
-				__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
-		}
-		pthread_mutex_unlock(&d->mutex);
+		if (src[i])
+			copy_user_page(to, (void *)src[i]);
+		else
+			memset(to, 0, PAGE_SIZE);
 	}
-	pthread_mutex_unlock(&mdevice->mirrors_lock);
-}
-
-/*
- * Copy the collected device pages of @args into system pages: pool pages
- * when there are some (moved into place without a second copy), else the
- * VRAM page itself serves as the source of an UFFDIO_COPY.
- */
-static void alloc_and_copy_to_sys(struct dmirror_device *mdevice, struct migrate_vma *args)
-{
-	unsigned long vas[RANGE_PAGES], nvas = 0, i, run;
-
-	/* The mirrors stop using the pages before their data is copied out. */
-	for (i = 0; i < args->npages; i++)
-		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && nvas < RANGE_PAGES)
-			vas[nvas++] = args->start + (i << PAGE_SHIFT);
-	dmirror_forget(mdevice, vas, nvas);
-
-	for (i = 0; i < args->npages; i += run ? run : 1) {
-		unsigned long pfn = 0, got = 0;
-
-		for (run = 0; i + run < args->npages && (args->src[i + run] & MIGRATE_PFN_MIGRATE);
-		     run++)
-			;
-		if (run) {
-			got = alloc_sys_pages(args->mm, run, &pfn);
-			/* A shorter run of pool pages: the rest gets its own next round. */
-			if (got)
-				run = got;
-		}
-		for (unsigned long k = 0; k < run; k++) {
-			unsigned long s = args->src[i + k];
-			void *from = dmirror_page_backing(migrate_pfn_to_page(s));
-
-			if (got) {
-				memcpy((void *)((pfn + k) << PAGE_SHIFT), from, PAGE_SIZE);
-				args->dst[i + k] = migrate_pfn(pfn + k);
-			} else {
-				args->dst[i + k] = migrate_pfn((unsigned long)from >> PAGE_SHIFT);
-			}
-			args->dst[i + k] |= s & MIGRATE_PFN_WRITE;
-		}
-	}
-}
-
-long dmirror_range_to_sys(struct dmirror_device *mdevice, struct hetmem_mm *mm, unsigned long start,
-			  unsigned long end, struct page *fault_page)
-{
-	unsigned long src[RANGE_PAGES], dst[RANGE_PAGES];
-	struct migrate_vma args = {
-		.src = src,
-		.dst = dst,
-		.start = start,
-		.end = end,
-		.pgmap_owner = mdevice,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
-		.fault_page = fault_page,
-		.mm = mm,
-	};
-	long moved = 0;
-	int ret;
-
-	if (end - start > PREFETCH_STEP)
-		return -EINVAL;
-	ret = migrate_vma_setup(&args);
-	if (ret)
-		return ret;
-	if (args.cpages)
-		alloc_and_copy_to_sys(mdevice, &args);
-	migrate_vma_pages(&args);
-	for (unsigned long i = 0; i < args.npages; i++)
-		if ((src[i] & MIGRATE_PFN_VALID) && (src[i] & MIGRATE_PFN_MIGRATE))
-			moved++;
-	migrate_vma_finalize(&args);
-	return moved;
-}
-
-static unsigned int dmirror_devmem_fault(struct vm_fault *vmf)
-{
-	struct dmirror_device *mdevice = page_chunk(vmf->page)->mdevice;
-	unsigned long addr = vmf->address, end, expect;
-	long ret;
-
-	__atomic_add_fetch(&mdevice->cpu_faults, 1, __ATOMIC_RELAXED);
-	ret = dmirror_range_to_sys(mdevice, vmf->mm, addr, addr + PAGE_SIZE, vmf->page);
-	if (ret < 0)
-		return VM_FAULT_SIGBUS;
-	expect = __atomic_exchange_n(&mdevice->next_fault, addr + PAGE_SIZE, __ATOMIC_RELAXED);
-	if (expect != addr)
-		return 0;
-	/* Sequential: the rest of this 2 MiB block and the next ones. */
-	end = (addr & ~(HPAGE - 1)) + PREFETCH_BLOCKS * HPAGE;
-	if (end > vmf->vma->vm_end)
-		end = vmf->vma->vm_end;
-	for (unsigned long a = addr + PAGE_SIZE; a < end;) {
-		unsigned long b = (a & ~(PREFETCH_STEP - 1)) + PREFETCH_STEP;
-
-		if (b > end)
-			b = end;
-		ret = dmirror_range_to_sys(mdevice, vmf->mm, a, b, NULL);
-		if (ret > 0)
-			__atomic_add_fetch(&mdevice->prefetched, (unsigned long)ret,
-					   __ATOMIC_RELAXED);
-		a = b;
-	}
-	__atomic_store_n(&mdevice->next_fault, end, __ATOMIC_RELAXED);
 	return 0;
 }
 
-/* Brings every mapped page of a chunk home; true when none is left. */
-static bool evict_chunk_once(struct dmirror_chunk *chunk, unsigned long *src, unsigned long *dst)
+static int anon_copy_to_sys(struct dmirror_device *mdevice, const unsigned long *dst,
+			    struct page **src, unsigned long n)
 {
-	unsigned long n = chunk->npages;
+	for (unsigned long i = 0; i < n; i++)
+		memcpy((void *)dst[i], anon_page_backing(src[i]), PAGE_SIZE);
+	return 0;
+}
+
+/* --- the device's accesses through a mirror --------------------------------------- */
+
+/* System pages to copy once the mutex is dropped. */
+struct sys_copy {
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	int n;
+	bool write;
+	int err;
+};
+
+static void sys_copy_flush(struct sys_copy *c)
+{
+	ssize_t want = 0, got;
+
+	for (int i = 0; i < c->n; i++)
+		want += (ssize_t)c->local[i].iov_len;
+	if (!c->n)
+		return;
+	if (c->write)
+		got = process_vm_writev(getpid(), c->local, (unsigned long)c->n, c->remote,
+					(unsigned long)c->n, 0);
+	else
+		got = process_vm_readv(getpid(), c->local, (unsigned long)c->n, c->remote,
+				       (unsigned long)c->n, 0);
+	if (got != want && !c->err)
+		c->err = -EFAULT;
+	c->n = 0;
+}
+
+static void sys_copy_add(struct sys_copy *c, void *local, unsigned long remote)
+{
+	if (c->n && (char *)c->local[c->n - 1].iov_base + c->local[c->n - 1].iov_len == local &&
+	    (unsigned long)c->remote[c->n - 1].iov_base + c->remote[c->n - 1].iov_len == remote) {
+		c->local[c->n - 1].iov_len += PAGE_SIZE;
+		c->remote[c->n - 1].iov_len += PAGE_SIZE;
+		return;
+	}
+	if (c->n == IOV_BATCH)
+		sys_copy_flush(c);
+	c->local[c->n] = (struct iovec){ local, PAGE_SIZE };
+	c->remote[c->n] = (struct iovec){ (void *)remote, PAGE_SIZE };
+	c->n++;
+}
+
+/*
+ * Copy between the buffer and [start, end) through the table, from *done
+ * on. -ENOENT at the first page without a (writable) entry.
+ */
+static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end, char *buf,
+			uint64_t *done, bool write)
+{
+	struct sys_copy *c = calloc(1, sizeof(*c));
+	unsigned long va;
+	int ret = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->write = write;
+	pthread_mutex_lock(&d->mutex);
+	for (va = base + (*done << PAGE_SHIFT); va < end; va += PAGE_SIZE) {
+		unsigned long e = dmirror_pt_get(d, va), pfn = e >> DPT_SHIFT;
+		char *local = buf + (va - base);
+		struct page *page;
+
+		if (!(e & DPT_VALID) || (write && !(e & DPT_WRITE))) {
+			ret = -ENOENT;
+			break;
+		}
+		page = pfn_to_page(pfn);
+		if (page && is_device_private_page(page)) {
+			if (write)
+				memcpy(anon_page_backing(page), local, PAGE_SIZE);
+			else
+				memcpy(local, anon_page_backing(page), PAGE_SIZE);
+		} else {
+			sys_copy_add(c, local, pfn << PAGE_SHIFT);
+		}
+		(*done)++;
+	}
+	pthread_mutex_unlock(&d->mutex);
+	sys_copy_flush(c);
+	if (c->err)
+		ret = c->err;
+	free(c);
+	return ret;
+}
+
+/* Copy what the table maps; fault in the rest when asked and go on, as the kernel driver. */
+static int anon_access(struct dmirror *d, unsigned long start, unsigned long end, char *buf,
+		       bool write, bool fault, uint64_t *done, uint64_t *faults)
+{
+	for (;;) {
+		int ret = anon_do_copy(d, start, end, buf, done, write);
+
+		if (ret != -ENOENT || !fault)
+			return ret;
+		ret = dmirror_fault(d, start + (*done << PAGE_SHIFT), end, write);
+		if (ret)
+			return ret;
+		(*faults)++;
+	}
+}
+
+/* Brings every mapped page of a chunk home; true when none is left. */
+static bool evict_chunk_once(struct anon_device *adev, struct dmirror_chunk *chunk)
+{
 	bool left = false;
 
-	migrate_device_range(src, chunk->first_pfn, n);
-	for (unsigned long i = 0; i < n; i++) {
-		struct page *page = pfn_to_page(chunk->first_pfn + i);
+	for (unsigned long i = 0; i < chunk->npages; i += EVICT_STEP) {
+		unsigned long n = chunk->npages - i < EVICT_STEP ? chunk->npages - i : EVICT_STEP;
+		bool busy;
 
-		dst[i] = 0;
-		if (src[i] & MIGRATE_PFN_MIGRATE) {
-			/* Eviction is rare: the VRAM page is the source of a copy. */
-			dst[i] = migrate_pfn((unsigned long)dmirror_page_backing(page) >>
-					     PAGE_SHIFT) |
-				 (src[i] & MIGRATE_PFN_WRITE);
-		} else if (page_ref_count(page) &&
-			   __atomic_load_n(&page->private, __ATOMIC_ACQUIRE)) {
-			left = true; /* busy: a migration has it */
-		}
+		if (dmirror_evict_pfns(&adev->mdevice, chunk->first_pfn + i, n, &busy) < 0 || busy)
+			left = true;
 	}
-	migrate_device_pages(src, dst, n);
-	migrate_device_finalize(src, dst, n);
 	return !left;
 }
 
-void dmirror_evict_chunks(struct dmirror_device *mdevice, bool remove)
+static void anon_release(struct dmirror_device *dev, bool remove)
 {
-	pthread_mutex_lock(&mdevice->devmem_lock);
-	for (unsigned int c = 0; c < mdevice->nchunks; c++) {
-		struct dmirror_chunk *chunk = mdevice->chunks[c];
-		unsigned long *src = calloc(chunk->npages, sizeof(*src));
-		unsigned long *dst = calloc(chunk->npages, sizeof(*dst));
+	struct anon_device *adev = to_anon(dev);
+
+	pthread_mutex_lock(&adev->devmem_lock);
+	for (unsigned int c = 0; c < adev->nchunks; c++) {
+		struct dmirror_chunk *chunk = adev->chunks[c];
 
 		if (remove) {
-			pthread_mutex_lock(&mdevice->lock);
+			pthread_mutex_lock(&adev->lock);
 			chunk->remove = true;
-			pthread_mutex_unlock(&mdevice->lock);
+			pthread_mutex_unlock(&adev->lock);
 		}
-		for (int pass = 0; src && dst && !evict_chunk_once(chunk, src, dst); pass++) {
+		for (int pass = 0; !evict_chunk_once(adev, chunk); pass++) {
 			if (pass == 1000) {
 				pr_err("pages of chunk %u stay busy", c);
 				break;
 			}
 			nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
 		}
-		free(src);
-		free(dst);
 		if (!remove)
 			continue;
 		/* Waits for the last page reference (migrations in flight). */
@@ -373,66 +393,66 @@ void dmirror_evict_chunks(struct dmirror_device *mdevice, bool remove)
 		free(chunk);
 	}
 	if (remove) {
-		pthread_mutex_lock(&mdevice->lock);
-		mdevice->nchunks = 0;
-		mdevice->cur_chunk = 0;
-		mdevice->cur_page = 0;
-		pthread_mutex_unlock(&mdevice->lock);
+		pthread_mutex_lock(&adev->lock);
+		adev->nchunks = 0;
+		adev->cur_chunk = 0;
+		adev->cur_page = 0;
+		pthread_mutex_unlock(&adev->lock);
 	}
-	pthread_mutex_unlock(&mdevice->devmem_lock);
+	pthread_mutex_unlock(&adev->devmem_lock);
 }
+
+static void anon_destroy(struct dmirror_device *dev)
+{
+	struct anon_device *adev = to_anon(dev);
+
+	anon_release(dev, true);
+	dmirror_device_fini(dev);
+	pthread_mutex_destroy(&adev->devmem_lock);
+	pthread_mutex_destroy(&adev->lock);
+	free(adev->chunks);
+	free(adev);
+}
+
+static const struct dmirror_backend_ops anon_ops = {
+	.alloc_pages = anon_alloc_pages,
+	.copy_to_dev = anon_copy_to_dev,
+	.copy_to_sys = anon_copy_to_sys,
+	.page_cpu_addr = anon_page_backing,
+	.access = anon_access,
+	.release = anon_release,
+	.destroy = anon_destroy,
+};
 
 struct dmirror_device *dmirror_device_create(unsigned int max_chunks, unsigned int chunk_mb)
 {
-	struct dmirror_device *mdevice = calloc(1, sizeof(*mdevice));
+	struct anon_device *adev = calloc(1, sizeof(*adev));
 	int ret;
 
-	if (!mdevice)
+	if (!adev)
 		return ERR_PTR(-ENOMEM);
-	mdevice->max_chunks = max_chunks ? max_chunks : 16;
-	mdevice->chunk_pages = ((unsigned long)(chunk_mb ? chunk_mb : 32) << 20) >> PAGE_SHIFT;
-	mdevice->chunks = calloc(mdevice->max_chunks, sizeof(*mdevice->chunks));
-	pthread_mutex_init(&mdevice->devmem_lock, NULL);
-	pthread_mutex_init(&mdevice->lock, NULL);
-	pthread_mutex_init(&mdevice->mirrors_lock, NULL);
-	INIT_LIST_HEAD(&mdevice->mirrors);
-	mdevice->next_fault = 1;
-	if (!mdevice->chunks) {
+	/* The device is its own owner cookie, as the kernel test driver's. */
+	dmirror_device_init(&adev->mdevice, &anon_ops, &adev->mdevice);
+	adev->max_chunks = max_chunks ? max_chunks : 16;
+	adev->chunk_pages = ((unsigned long)(chunk_mb ? chunk_mb : 32) << 20) >> PAGE_SHIFT;
+	adev->chunks = calloc(adev->max_chunks, sizeof(*adev->chunks));
+	pthread_mutex_init(&adev->devmem_lock, NULL);
+	pthread_mutex_init(&adev->lock, NULL);
+	if (!adev->chunks) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	pthread_mutex_lock(&mdevice->devmem_lock);
-	ret = dmirror_add_chunk(mdevice);
-	pthread_mutex_unlock(&mdevice->devmem_lock);
+	pthread_mutex_lock(&adev->devmem_lock);
+	ret = anon_add_chunk(adev);
+	pthread_mutex_unlock(&adev->devmem_lock);
 	if (ret)
 		goto fail;
-	return mdevice;
+	return &adev->mdevice;
 fail:
-	free(mdevice->chunks);
-	free(mdevice);
+	dmirror_device_fini(&adev->mdevice);
+	pthread_mutex_destroy(&adev->devmem_lock);
+	pthread_mutex_destroy(&adev->lock);
+	free(adev->chunks);
+	free(adev);
 	return ERR_PTR(ret);
-}
-
-void dmirror_device_destroy(struct dmirror_device *mdevice)
-{
-	if (!mdevice)
-		return;
-	if (!list_empty(&mdevice->mirrors))
-		pr_err("device destroyed with mirrors open");
-	dmirror_evict_chunks(mdevice, true);
-	pthread_mutex_destroy(&mdevice->devmem_lock);
-	pthread_mutex_destroy(&mdevice->lock);
-	pthread_mutex_destroy(&mdevice->mirrors_lock);
-	free(mdevice->chunks);
-	free(mdevice);
-}
-
-void dmirror_device_counters(struct dmirror_device *mdevice, struct dmirror_counters *c)
-{
-	pthread_mutex_lock(&mdevice->lock);
-	c->calloc = mdevice->calloc;
-	c->cfree = mdevice->cfree;
-	pthread_mutex_unlock(&mdevice->lock);
-	c->cpu_faults = __atomic_load_n(&mdevice->cpu_faults, __ATOMIC_RELAXED);
-	c->prefetched = __atomic_load_n(&mdevice->prefetched, __ATOMIC_RELAXED);
 }

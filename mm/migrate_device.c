@@ -426,9 +426,18 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 		done += copied;
 		if (!ret)
 			break;
-		/* EEXIST: the CPU has a page there already. ENOENT: unmapped. */
-		pr_warn("installing the page at %#lx failed: %d", va + done, ret);
-		src[done >> PAGE_SHIFT] &= ~MIGRATE_PFN_MIGRATE;
+		/*
+		 * ENOENT: the application unmapped the range while we held it
+		 * (its UNMAP event left held entries to us). The kernel would
+		 * find no page table and free the page: so do we, by letting
+		 * finalize take it as gone home, entry and reference with it;
+		 * the destination goes back unused. EEXIST: the CPU has a page
+		 * there already; the device page stays.
+		 */
+		if (ret != -ENOENT) {
+			pr_warn("installing the page at %#lx failed: %d", va + done, ret);
+			src[done >> PAGE_SHIFT] &= ~MIGRATE_PFN_MIGRATE;
+		}
 		done += PAGE_SIZE;
 	}
 }

@@ -26,6 +26,11 @@
  * unmapped under it gives -EFAULT instead of a crash, and faults on
  * migrated pages bring them home like any access.
  *
+ * The same interface is served by other devices with device-private
+ * memory: gpu_host_dmirror() (hetmem/gpu.h) gives the emulated GPU's, on
+ * which every operation below is done by the GPU (its MMU, copy engine
+ * and fault buffer). The functions work on either unchanged.
+ *
  * CPU faults on its pages bring back the faulting page first, then, when
  * the faults follow each other through memory, prefetch the rest of the
  * 2 MiB block and the next three (the policy a GPU driver's fault batching
@@ -194,12 +199,15 @@ int dmirror_release(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
  * @cfree: device pages freed
  * @cpu_faults: CPU faults served (migrate_to_ram() calls)
  * @prefetched: pages brought home ahead of a fault
+ * @evicted: pages the device evicted home on its own (to make room, or
+ *	     when it went away), without a CPU fault
  */
 struct dmirror_counters {
 	unsigned long calloc;
 	unsigned long cfree;
 	unsigned long cpu_faults;
 	unsigned long prefetched;
+	unsigned long evicted;
 };
 
 /**

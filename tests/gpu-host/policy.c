@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Description: the driver's migration policies. By default a device
+ * fault maps the system page where it is (hmm_range_fault(), by DMA
+ * address) and nothing moves. With GPU_POLICY_MIGRATE_ON_FAULT the
+ * faulting block moves to VRAM. With GPU_POLICY_MIGRATE_ON_COUNTER pages
+ * stay in system memory until the GPU's access counters say they are
+ * hot, then move. Each time the data is exactly what the CPU computes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "gpu-fixture.h"
+
+#define SIZE   (256UL << 10)
+#define NPAGES (SIZE / HMM_PAGE)
+
+static unsigned long count_local(struct dmirror *mirror, void *addr, unsigned long npages)
+{
+	unsigned char *snap = malloc(npages);
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)snap,
+		.npages = npages,
+	};
+	unsigned long n = 0;
+
+	assert_non_null(snap);
+	assert_int_equal(dmirror_snapshot(mirror, &cmd), 0);
+	for (unsigned long i = 0; i < npages; i++)
+		n += (snap[i] & 0xf0) == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL;
+	free(snap);
+	return n;
+}
+
+static uint64_t fnv1a(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	uint64_t h = GPU_FNV_OFFSET;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= GPU_FNV_PRIME;
+	}
+	return h;
+}
+
+static void *anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+/* The default: a device fault is serviced in place, by hmm_range_fault(). */
+static void test_fault_maps_in_place(void **state)
+{
+	struct gpu_fixture *f = *state;
+	uint32_t *p = anon(SIZE);
+	struct gpu_host_stats before = gpu_fixture_stats(f, 0), after;
+	unsigned long faults = 0;
+	struct gpu_job *job;
+
+	memset(p, 0xee, SIZE); /* populated: the faults find the pages present */
+	assert_int_equal(gpu_launch(f->gpu[0], f->mirror[0], GPU_KERNEL_FILL,
+				    (uint64_t[]){ (uintptr_t)p, SIZE / 4, 0x12345678 }, 3, &job),
+			 0);
+	assert_int_equal(gpu_job_wait(job, &faults), 0);
+	assert_true(faults >= 1);
+	for (unsigned long i = 0; i < SIZE / 4; i++)
+		assert_int_equal(p[i], 0x12345678);
+	after = gpu_fixture_stats(f, 0);
+	assert_true(after.faults_serviced > before.faults_serviced);
+	assert_int_equal(after.migrated_on_fault, before.migrated_on_fault);
+	assert_int_equal(count_local(f->mirror[0], p, NPAGES), 0);
+	munmap(p, SIZE);
+}
+
+static void test_migrate_on_fault(void **state)
+{
+	struct gpu_fixture *f = *state;
+	uint32_t *p = anon(SIZE);
+	struct gpu_host_stats before, after;
+
+	assert_int_equal(gpu_host_set_policy(f->gpu[0], GPU_POLICY_MIGRATE_ON_FAULT, 0), 0);
+	before = gpu_fixture_stats(f, 0);
+	assert_int_equal(gpu_run(f->gpu[0], f->mirror[0], GPU_KERNEL_FILL,
+				 (uint64_t[]){ (uintptr_t)p, SIZE / 4, 0xcafef00d }, 3),
+			 0);
+	after = gpu_fixture_stats(f, 0);
+	assert_true(after.migrated_on_fault - before.migrated_on_fault >= NPAGES);
+	/* The data is in VRAM, where the kernel wrote it. */
+	assert_int_equal(count_local(f->mirror[0], p, NPAGES), NPAGES);
+	/* And the CPU reads it home. */
+	for (unsigned long i = 0; i < SIZE / 4; i++)
+		assert_int_equal(p[i], 0xcafef00d);
+	assert_int_equal(count_local(f->mirror[0], p, NPAGES), 0);
+	munmap(p, SIZE);
+}
+
+static void test_migrate_on_counter(void **state)
+{
+	struct gpu_fixture *f = *state;
+	unsigned char *p = anon(SIZE);
+	uint64_t *sum = anon(HMM_PAGE);
+	struct gpu_host_stats before, after;
+	uint64_t expect;
+	int runs;
+
+	for (unsigned long i = 0; i < SIZE; i++)
+		p[i] = (unsigned char)(i * 7 + (i >> 12));
+	expect = fnv1a(p, SIZE);
+	/* The checksum lives in VRAM from the start: only the input is counted in. */
+	assert_int_equal(gpu_migrate(f->mirror[0], sum, HMM_PAGE, 1), 1);
+	assert_int_equal(gpu_host_set_policy(f->gpu[0], GPU_POLICY_MIGRATE_ON_COUNTER, 4), 0);
+	before = gpu_fixture_stats(f, 0);
+	/* Each run reads every page once; the fourth makes them hot. */
+	for (runs = 0; runs < 3; runs++)
+		assert_int_equal(gpu_run(f->gpu[0], f->mirror[0], GPU_KERNEL_CHECKSUM,
+					 (uint64_t[]){ (uintptr_t)p, SIZE, (uintptr_t)sum }, 3),
+				 0);
+	assert_int_equal(count_local(f->mirror[0], p, NPAGES), 0);
+	for (; runs < 8 && count_local(f->mirror[0], p, NPAGES) < NPAGES; runs++)
+		assert_int_equal(gpu_run(f->gpu[0], f->mirror[0], GPU_KERNEL_CHECKSUM,
+					 (uint64_t[]){ (uintptr_t)p, SIZE, (uintptr_t)sum }, 3),
+				 0);
+	after = gpu_fixture_stats(f, 0);
+	assert_true(after.counter_notifications > before.counter_notifications);
+	assert_true(after.migrated_on_counter - before.migrated_on_counter >= NPAGES);
+	assert_int_equal(count_local(f->mirror[0], p, NPAGES), NPAGES);
+	/* Once more, on VRAM now, and the result is still the CPU's. */
+	assert_int_equal(gpu_run(f->gpu[0], f->mirror[0], GPU_KERNEL_CHECKSUM,
+				 (uint64_t[]){ (uintptr_t)p, SIZE, (uintptr_t)sum }, 3),
+			 0);
+	assert_true(*sum == expect);
+	assert_true(fnv1a(p, SIZE) == expect);
+	munmap(p, SIZE);
+	munmap(sum, HMM_PAGE);
+}
+
+/* Bad policies are refused. */
+static void test_bad_policy(void **state)
+{
+	struct gpu_fixture *f = *state;
+
+	assert_int_equal(gpu_host_set_policy(f->gpu[0], 1u << 7, 0), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fault_maps_in_place, gpu_fixture_setup,
+						gpu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_on_fault, gpu_fixture_setup,
+						gpu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_on_counter, gpu_fixture_setup,
+						gpu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_policy, gpu_fixture_setup,
+						gpu_fixture_teardown),
+	};
+
+	hmm_require_uffd();
+	hmm_skip_under_valgrind();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
