@@ -155,6 +155,7 @@ static void child(const struct ctx *c, enum mode mode, int fd)
 		if (mode == EXIT_CLEAN) {
 			/* No Flush: the shutdown in nvme_ctrl_remove() writes the cache back. */
 			rig_down(&g);
+			free(buf);
 			report(fd, gen);
 			_exit(0);
 		}
