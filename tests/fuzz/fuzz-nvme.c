@@ -7,7 +7,14 @@
  * written into the host buffer; register and doorbell writes. The
  * controller (RAM namespace of 1 MiB, tests/nvme-emu/raw.h's fabric) is
  * brought up once and reset whenever it stops answering or reports
- * CSTS.CFS, so later inputs keep exercising it. Every wait is bounded.
+ * CSTS.CFS, so later inputs keep exercising it.
+ *
+ * The controller runs in step mode (drivers/nvme/emu/inject.h): no thread
+ * of its own; after each register or doorbell write the fuzzer runs its
+ * work to the end on this thread. A command it answers has its CQE in
+ * memory when the step returns, one it does not answer never will, so
+ * nothing is ever waited for, and a run is deterministic: an input
+ * replays exactly as it was fuzzed.
  *
  * Input: a list of operations, each a leading byte and its fields:
  *   SQE:   flags, 64 bytes of command (flags: queue, where PRP1/PRP2 point)
@@ -18,13 +25,11 @@
 #include <stdbool.h>
 
 #include "../nvme-emu/raw.h"
+#include "drivers/nvme/emu/inject.h"
 #include "fuzz-common.h"
 
 #define FZ_HOST_BUF  (1u << 20)
 #define FZ_Q_ENTRIES 64
-/* A command the controller takes is answered in microseconds; AERs never are. */
-#define FZ_CQE_MS    20
-#define FZ_READY_MS  1000
 
 enum fz_op {
 	FZ_SQE,
@@ -45,16 +50,33 @@ struct fz_nvme {
 
 static struct fz_nvme fz;
 
+/* Let the controller do everything it has to, on this thread. */
+static void fz_step(void)
+{
+	nvme_emu_step(fz.r.emu);
+}
+
+/* CC changes are served by the step: CSTS has its answer right after it. */
 static bool fz_wait_csts(uint32_t mask, uint32_t want)
 {
-	uint64_t end = raw_now_ms() + FZ_READY_MS;
+	fz_step();
+	return (raw_rd32(&fz.r, NVME_REG_CSTS) & mask) == want;
+}
 
-	do {
-		if ((raw_rd32(&fz.r, NVME_REG_CSTS) & mask) == want)
-			return true;
-		usleep(50);
-	} while (raw_now_ms() < end);
-	return false;
+/* One command on @sq, answered on @cq: true with its CQE in @cqe, false when none came. */
+static bool fz_exec(struct raw_q *sq, struct raw_q *cq, struct nvme_command *cmd,
+		    struct nvme_completion *cqe)
+{
+	raw_push(&fz.r, sq, cmd, true);
+	fz_step();
+	return raw_reap_timeout(&fz.r, cq, cqe, 0);
+}
+
+static bool fz_admin_ok(struct nvme_command *cmd)
+{
+	struct nvme_completion cqe;
+
+	return fz_exec(&fz.r.asq, &fz.r.acq, cmd, &cqe) && !raw_status(&cqe);
 }
 
 /*
@@ -82,9 +104,19 @@ static bool fz_reset(void)
 	if (!fz_wait_csts(NVME_CSTS_RDY | NVME_CSTS_CFS, NVME_CSTS_RDY))
 		return false;
 	fz.cmb = raw_cmb_enable(r);
-	if (raw_create_cq(r, 1, FZ_Q_ENTRIES, fz.iocq.dma, NVME_QUEUE_PHYS_CONTIG, 0) ||
-	    raw_create_sq(r, 1, FZ_Q_ENTRIES, fz.iosq.dma, NVME_QUEUE_PHYS_CONTIG, 1))
-		return false;
+	{
+		struct nvme_command cq = { .opcode = nvme_admin_create_cq };
+		struct nvme_command sq = { .opcode = nvme_admin_create_sq };
+
+		cq.prp1 = fz.iocq.dma;
+		cq.cdw10 = (FZ_Q_ENTRIES - 1) << 16 | 1;
+		cq.cdw11 = NVME_QUEUE_PHYS_CONTIG;
+		sq.prp1 = fz.iosq.dma;
+		sq.cdw10 = (FZ_Q_ENTRIES - 1) << 16 | 1;
+		sq.cdw11 = 1u << 16 | NVME_QUEUE_PHYS_CONTIG;
+		if (!fz_admin_ok(&cq) || !fz_admin_ok(&sq))
+			return false;
+	}
 	raw_q_init(&r->cq[1], fz.iocq, 1, FZ_Q_ENTRIES);
 	raw_q_init(&r->sq[1], fz.iosq, 1, FZ_Q_ENTRIES);
 	fz.misses = 0;
@@ -99,7 +131,7 @@ static void fz_bring_up(void)
 	p.cmb_size = 1 << 20;
 	p.max_io_queues = 4;
 	p.ns[0].size = 1 << 20;
-	if (raw_setup(&fz.r, &p))
+	if (raw_setup(&fz.r, &p) || nvme_emu_step_mode(fz.r.emu))
 		abort();
 	fz.host = raw_alloc(&fz.r, FZ_HOST_BUF);
 	fz.asq = raw_alloc(&fz.r, FZ_Q_ENTRIES * 64);
@@ -155,9 +187,8 @@ static void fz_sqe(struct fz_in *in)
 		sq = &fz.r.asq;
 		cq = &fz.r.acq;
 	}
-	raw_push(&fz.r, sq, &cmd, true);
-	/* Take whatever completions come, this command's and late ones. */
-	if (!raw_reap_timeout(&fz.r, cq, &cqe, FZ_CQE_MS)) {
+	/* Take whatever completions came, this command's and earlier ones held (AERs). */
+	if (!fz_exec(sq, cq, &cmd, &cqe)) {
 		fz.misses++;
 		return;
 	}
@@ -175,6 +206,7 @@ static void fz_reg(struct fz_in *in)
 		raw_wr64(&fz.r, off & ~7u, v);
 	else
 		raw_wr32(&fz.r, off & ~3u, (uint32_t)v);
+	fz_step();
 	/* The driver's view of the queues may no longer be the controller's. */
 	fz.misses++;
 }

@@ -154,6 +154,8 @@ void nvme_emu_execute(struct nvme_emu *emu, struct nvme_emu_req *req)
 	uint16_t status;
 
 	req->op = table[req->cmd.opcode].fn ? &table[req->cmd.opcode] : &unsupported;
+	if (nvme_emu_inject_armed(emu) && nvme_emu_inject_cmd(emu, req))
+		return;
 	if (emu->nr_aborts && nvme_emu_abort_pending(emu, req->sq->qid, nvme_emu_cid(req))) {
 		pr_info("%s: SQ %u CID %u aborted by request", emu->name, req->sq->qid,
 			nvme_emu_cid(req));

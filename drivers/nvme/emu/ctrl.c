@@ -168,8 +168,13 @@ static bool has_work(struct nvme_emu *emu)
 	return nvme_emu_aer_ready(emu);
 }
 
-/* One pass over everything; true when something was done. */
-static bool run_once(struct nvme_emu *emu)
+/**
+ * nvme_emu_run_once - one pass over everything the controller has to do
+ * @emu: the controller (its thread, or the caller of nvme_emu_step())
+ *
+ * Return: true when something was done.
+ */
+bool nvme_emu_run_once(struct nvme_emu *emu)
 {
 	bool work = false;
 	uint64_t t0 = 0;
@@ -232,7 +237,7 @@ static void *controller_thread(void *arg)
 		bool preempted;
 		uint64_t now;
 
-		if (run_once(emu)) {
+		if (nvme_emu_run_once(emu)) {
 			idle_since = last = 0;
 			continue;
 		}
@@ -301,6 +306,7 @@ static void free_emu(struct nvme_emu *emu)
 		if (emu->irq_fd[v] >= 0)
 			close(emu->irq_fd[v]);
 	nvme_emu_sg_free(&emu->sg);
+	nvme_emu_inject_free(emu);
 	free(emu->bounce);
 	free(emu->bounce2);
 	free(emu->sq_db);
@@ -448,13 +454,30 @@ int nvme_emu_start(struct nvme_emu *emu)
 {
 	int ret;
 
-	if (emu->started)
+	if (emu->started || emu->stepped)
 		return 0;
 	ret = pthread_create(&emu->thread, NULL, controller_thread, emu);
 	if (ret)
 		return -ret;
 	emu->started = true;
 	return 0;
+}
+
+/**
+ * nvme_emu_stop_thread - stop the controller thread and wait for it
+ * @emu: the controller; nothing happens when its thread is not running
+ */
+void nvme_emu_stop_thread(struct nvme_emu *emu)
+{
+	if (!emu->started)
+		return;
+	__atomic_store_n(&emu->stop, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&emu->wake_lock);
+	pthread_cond_signal(&emu->wake);
+	pthread_mutex_unlock(&emu->wake_lock);
+	pthread_join(emu->thread, NULL);
+	emu->started = false;
+	__atomic_store_n(&emu->stop, 0, __ATOMIC_RELAXED);
 }
 
 void nvme_emu_destroy(struct nvme_emu *emu)
@@ -465,13 +488,7 @@ void nvme_emu_destroy(struct nvme_emu *emu)
 	list_del(&emu->node);
 	pthread_mutex_unlock(&registry_lock);
 
-	if (emu->started) {
-		__atomic_store_n(&emu->stop, 1, __ATOMIC_RELEASE);
-		pthread_mutex_lock(&emu->wake_lock);
-		pthread_cond_signal(&emu->wake);
-		pthread_mutex_unlock(&emu->wake_lock);
-		pthread_join(emu->thread, NULL);
-	}
+	nvme_emu_stop_thread(emu);
 	/* The BAR handler finds no controller from now on. */
 	pci_set_drvdata(emu->pdev, NULL);
 	nvme_emu_queues_reset(emu);

@@ -356,12 +356,13 @@ uint16_t nvme_emu_sg_xfer(struct nvme_emu *emu, struct nvme_emu_req *req,
 
 	for (unsigned int i = 0; i < sg->nr; i++) {
 		const struct nvme_emu_seg *s = &sg->seg[i];
-		int ret = nvme_emu_dma(emu, s->addr, p, s->len, to_host);
+		uint64_t addr = req->stray ? req->stray_addr + (uint64_t)(p - (uint8_t *)buf) : s->addr;
+		int ret = nvme_emu_dma(emu, addr, p, s->len, to_host);
 
 		if (ret)
 			return nvme_emu_reject(req, NVME_SC_DATA_XFER_ERROR,
 					       "DMA %s 0x%llx+%llu failed: %s",
-					       to_host ? "to" : "from", (unsigned long long)s->addr,
+					       to_host ? "to" : "from", (unsigned long long)addr,
 					       (unsigned long long)s->len, strerror(-ret));
 		p += s->len;
 	}

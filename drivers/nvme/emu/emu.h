@@ -22,6 +22,7 @@
  *   dptr.c      data pointers (PRP, SGL) into segment lists, and DMA
  *   ns.c        namespaces: file or RAM backing
  *   wcache.c    the volatile write cache of file-backed namespaces
+ *   inject.c    test hooks: injected faults, step mode (inject.h)
  *
  * Threads. Register and doorbell writes arrive on whatever thread the
  * driver uses (the fabric calls the BAR handlers without its lock held).
@@ -198,6 +199,8 @@ struct nvme_emu_sg {
  * @err_lba: LBA for the error log, when @has_lba
  * @has_lba: @err_lba is meaningful
  * @err_loc: parameter error location (byte << 0 | bit << 8), 0xffff if none
+ * @stray: an injected fault sends its data to @stray_addr (inject.c)
+ * @stray_addr: where
  */
 struct nvme_emu_req {
 	struct nvme_emu *emu;
@@ -211,6 +214,8 @@ struct nvme_emu_req {
 	uint64_t err_lba;
 	bool has_lba;
 	uint16_t err_loc;
+	bool stray;
+	uint64_t stray_addr;
 };
 
 struct nvme_emu_wcache;
@@ -422,6 +427,11 @@ struct nvme_emu {
 	uint8_t *bounce2; /* a second one, for Compare */
 	struct nvme_emu_sg sg;
 	struct nvme_command sqe[NVME_EMU_BURST];
+
+	/* Test hooks (inject.c). */
+	struct nvme_emu_inject *inject; /* (A) allocated at the first nvme_emu_inject() */
+	unsigned int inject_armed; /* (A) a fault is armed: look at @inject */
+	bool stepped; /* no thread: nvme_emu_step() does the work */
 };
 
 /* ctrl.c */
@@ -430,6 +440,8 @@ __internal void nvme_emu_irq_raise(struct nvme_emu *emu, unsigned int vector);
 __internal void nvme_emu_irq_flush(struct nvme_emu *emu);
 __internal void nvme_emu_irq_unmask(struct nvme_emu *emu, uint32_t vectors);
 __internal uint64_t nvme_emu_now_ns(void);
+__internal bool nvme_emu_run_once(struct nvme_emu *emu);
+__internal void nvme_emu_stop_thread(struct nvme_emu *emu);
 
 /* regs.c */
 __internal extern const struct pci_bar_ops nvme_emu_bar_ops;
@@ -444,6 +456,7 @@ __internal int nvme_emu_cq_create(struct nvme_emu *emu, uint16_t qid, uint32_t s
 __internal void nvme_emu_sq_delete(struct nvme_emu *emu, uint16_t qid);
 __internal void nvme_emu_cq_delete(struct nvme_emu *emu, uint16_t qid);
 __internal void nvme_emu_queues_reset(struct nvme_emu *emu);
+__internal void nvme_emu_go_fatal(struct nvme_emu *emu);
 __internal uint32_t nvme_emu_cq_room(struct nvme_emu *emu, const struct nvme_emu_cq *cq);
 __internal int nvme_emu_cq_post(struct nvme_emu *emu, struct nvme_emu_cq *cq,
 				const struct nvme_completion *cqe);
@@ -524,6 +537,16 @@ __internal int nvme_emu_wc_writeback(struct nvme_emu_wcache *wc, int fd, uint64_
 				     uint64_t off, uint64_t len);
 __internal void nvme_emu_wc_zero(struct nvme_emu_wcache *wc, uint64_t off, uint64_t len);
 __internal void nvme_emu_wc_drop(struct nvme_emu_wcache *wc);
+
+/* inject.c */
+__internal bool nvme_emu_inject_cmd(struct nvme_emu *emu, struct nvme_emu_req *req);
+__internal void nvme_emu_inject_free(struct nvme_emu *emu);
+
+/* Whether a test armed a fault: one relaxed load per command when none is. */
+static inline bool nvme_emu_inject_armed(struct nvme_emu *emu)
+{
+	return __atomic_load_n(&emu->inject_armed, __ATOMIC_RELAXED);
+}
 
 static inline uint16_t nvme_emu_cid(const struct nvme_emu_req *req)
 {

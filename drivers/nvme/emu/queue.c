@@ -125,7 +125,11 @@ uint32_t nvme_emu_cq_room(struct nvme_emu *emu, const struct nvme_emu_cq *cq)
 	return cq->size - 1 - used;
 }
 
-static void go_fatal(struct nvme_emu *emu)
+/**
+ * nvme_emu_go_fatal - controller fatal status (CSTS.CFS): stop until a reset
+ * @emu: the controller (its thread)
+ */
+void nvme_emu_go_fatal(struct nvme_emu *emu)
 {
 	uint32_t old = __atomic_load_n(&emu->csts, __ATOMIC_RELAXED);
 
@@ -166,7 +170,7 @@ int nvme_emu_cq_post(struct nvme_emu *emu, struct nvme_emu_cq *cq,
 	if (ret) {
 		guest_err("%s: posting to CQ %u at 0x%llx failed (%s): controller fatal status",
 			  emu->name, cq->qid, (unsigned long long)addr, strerror(-ret));
-		go_fatal(emu);
+		nvme_emu_go_fatal(emu);
 		return ret;
 	}
 	if (++cq->tail == cq->size) {
@@ -213,7 +217,7 @@ unsigned int nvme_emu_sq_process(struct nvme_emu *emu, struct nvme_emu_sq *sq)
 		guest_err("%s: fetching %u SQEs from SQ %u at 0x%llx failed (%s): "
 			  "controller fatal status",
 			  emu->name, n, sq->qid, (unsigned long long)addr, strerror(-ret));
-		go_fatal(emu);
+		nvme_emu_go_fatal(emu);
 		return n;
 	}
 	for (uint32_t i = 0; i < n; i++) {
