@@ -57,6 +57,13 @@ struct dmirror_device;
  *	     fault buffer this long before it sleeps on the interrupt (0:
  *	     interrupt-driven only; ~0U: polls all the time)
  * @no_p2p: do not register BAR2 as P2PDMA memory
+ * @range_fault: a read or write of the test-device interface that finds
+ *		 pages missing from the mirror has the driver fault the rest
+ *		 of its range in with one hmm_range_fault() pass before the
+ *		 GPU runs it, and counts that as its one fault, as the
+ *		 kernel's lib/test_hmm.c does (what hmm-tests expects of
+ *		 /dev/hmm_dmirrorN). Off, the GPU meets the missing pages
+ *		 itself and each serviced device fault counts.
  */
 struct gpu_host_opts {
 	size_t size;
@@ -66,6 +73,7 @@ struct gpu_host_opts {
 	unsigned int fault_window;
 	unsigned int poll_us;
 	int no_p2p;
+	int range_fault;
 };
 
 /**

@@ -23,6 +23,7 @@
 
 static struct hi_file **table[L1_SIZE];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+bool hi_nvme_opened;
 
 struct hi_file *hi_file_alloc(enum hi_kind kind, int flags)
 {
@@ -32,6 +33,8 @@ struct hi_file *hi_file_alloc(enum hi_kind kind, int flags)
 		return NULL;
 	f->refs = 1;
 	f->kind = kind;
+	if (kind == HI_NVME_CTRL || kind == HI_NVME_NS)
+		__atomic_store_n(&hi_nvme_opened, true, __ATOMIC_RELAXED);
 	f->flags = flags;
 	f->bar = -1;
 	pthread_mutex_init(&f->pos_lock, NULL);

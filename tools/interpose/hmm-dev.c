@@ -42,6 +42,9 @@
 #include <unistd.h>
 
 #include <hetmem/err.h>
+#ifdef CONFIG_GPU_HOST
+#include <hetmem/gpu.h>
+#endif
 #include <hetmem/hmm-dmirror.h>
 #include <hetmem/log.h>
 #include <hetmem/memremap.h>
@@ -86,12 +89,49 @@ static pthread_mutex_t hmm_dev_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dmirror_device *hmm_devices[HMM_DEV_PRIVATE_MINORS];
 static unsigned long hmm_dev_generation;
 
+/**
+ * hi_hmm_gpu - the GPU function that serves a minor, if the process has one
+ * @minor: 0 or 1
+ *
+ * The interposer answers with the emulated machine's gpu<minor> (a
+ * "model = gpu" function). This default, for programs that link the
+ * device layer without a machine, has none.
+ *
+ * Return: the function, or NULL.
+ */
+__attribute__((weak)) struct pci_dev *hi_hmm_gpu(unsigned int minor)
+{
+	return NULL;
+}
+
 /*
- * What serves a minor: the test device with its default memory (chunks
- * of 32 MiB added on demand, 512 MiB at most).
+ * What serves a minor: the GPU driver on the machine's gpu<minor> when
+ * there is one (its device-private VRAM, its MMU and copy engine do the
+ * work, and a command missing pages faults its range in at once, as the
+ * kernel's test driver), otherwise the test device with its default
+ * memory (chunks of 32 MiB added on demand, 512 MiB at most). The GPU
+ * stays bound for the life of the process; BAR2 is not registered as P2P
+ * memory again (the interposer's p2pmem owns it).
  */
 static struct dmirror_device *hmm_dev_create(unsigned int minor)
 {
+#ifdef CONFIG_GPU_HOST
+	const struct gpu_host_opts opts = {
+		.size = sizeof(opts),
+		.no_p2p = 1,
+		.range_fault = 1,
+	};
+	struct pci_dev *pdev = hi_hmm_gpu(minor);
+
+	if (pdev) {
+		struct gpu_host *gpu = gpu_host_probe(pdev, &opts);
+
+		if (!IS_ERR(gpu))
+			return gpu_host_dmirror(gpu);
+		pr_warn("gpu%u: the driver does not bind (%ld); the test device serves it\n",
+			minor, PTR_ERR(gpu));
+	}
+#endif
 	return dmirror_device_create(0, 0);
 }
 

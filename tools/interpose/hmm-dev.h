@@ -117,6 +117,21 @@ int hi_hmm_ioctl(void *priv, unsigned long request, void *arg);
 int hi_hmm_mmap(void *priv, void *addr, size_t length, int prot, int flags, off_t offset,
 		void **mapped);
 
+struct pci_dev;
+
+/**
+ * hi_hmm_gpu - the GPU function that serves a minor (provided by the caller)
+ * @minor: 0 or 1
+ *
+ * The interposer defines it: the emulated machine's gpu<minor> when that
+ * is a "model = gpu" function, built on demand. hmm-dev.c has a weak
+ * default answering NULL, for programs without a machine; then the test
+ * device with anonymous memory serves the minor.
+ *
+ * Return: the function, or NULL.
+ */
+struct pci_dev *hi_hmm_gpu(unsigned int minor);
+
 /**
  * hi_hmm_close - the last close of an open device
  * @priv: from hi_hmm_open(), or NULL (nothing happens)

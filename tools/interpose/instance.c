@@ -32,12 +32,16 @@
 #include <hetmem/err.h>
 #include <hetmem/log.h>
 #include <hetmem/machine.h>
+#ifdef CONFIG_GPU_EMU
+#include <hetmem/gpu-emu.h>
+#endif
 #include <hetmem/nvme.h>
 #include <hetmem/pci-p2pdma.h>
 #include <hetmem/pci.h>
 
 #include "interpose.h"
 #include "prepare.h"
+#include "hmm-dev.h"
 
 static pthread_mutex_t inst_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hi_inst *inst;
@@ -422,7 +426,7 @@ void hi_inst_fold(bool exiting)
 		return;
 	hi_busy++;
 	if (in && in->pid == pid) {
-		for (unsigned int c = 0; c < st->nr_ctrl; c++)
+		for (unsigned int c = 0; c < st->nr_ctrl && hi_nvme_opened; c++)
 			smart_ok[c] = !smart_get(&in->ctrl[c], &now[c]);
 		hi_state_lock(st);
 		for (unsigned int i = 0; i < st->nr_links && in->link[i]; i++) {
@@ -477,4 +481,21 @@ void hi_inst_fold(bool exiting)
 		hi_state_unlock(st);
 	}
 	hi_busy--;
+}
+
+struct pci_dev *hi_hmm_gpu(unsigned int minor)
+{
+#ifdef CONFIG_GPU_EMU
+	struct hi_inst *in = hi_inst_get();
+	struct pci_dev *pdev;
+	char name[16];
+
+	if (!in)
+		return NULL;
+	snprintf(name, sizeof(name), "gpu%u", minor);
+	pdev = machine_find(in->m, name);
+	return pdev && gpu_emu_from_pdev(pdev) ? pdev : NULL;
+#else
+	return NULL;
+#endif
 }

@@ -196,6 +196,14 @@ struct hi_file {
 	void *hmm;
 };
 
+/*
+ * An NVMe device was opened in this process (or its parent before the
+ * fork): only then does the exit fold read SMART logs. A program that
+ * never used one may have trampled its own heap by then (hmm-tests'
+ * snapshot writes a page into malloc(7)); its exit allocates nothing.
+ */
+extern bool hi_nvme_opened;
+
 /**
  * hi_file_alloc - a new open device, one reference
  * @kind: what it is

@@ -31,7 +31,7 @@ static int gpu_access(struct dmirror *d, unsigned long start, unsigned long end,
 	struct gpu_host *gpu = mdevice_to_gpu(d->mdevice);
 	struct gpu_channel *ch = &gpu->ch[GPU_CH_ACCESS];
 	struct gpu_mirror *m = d->priv;
-	unsigned long from = start + (*done << PAGE_SHIFT), f = 0;
+	unsigned long from = start + (*done << PAGE_SHIFT), f = 0, cf = 0;
 	size_t len = end - from;
 	struct gpu_submit s;
 	dma_addr_t dma;
@@ -39,7 +39,35 @@ static int gpu_access(struct dmirror *d, unsigned long start, unsigned long end,
 
 	if (!len)
 		return 0;
-	if (!fault) {
+	if (fault && gpu->opts.range_fault) {
+		/*
+		 * As the kernel's test driver: a command that finds pages
+		 * missing from the mirror has the driver fault the rest of its
+		 * range in at once (one fault), then runs. The GPU still
+		 * faults on whatever an invalidation takes away meanwhile.
+		 */
+		unsigned long miss = end;
+
+		pthread_mutex_lock(&d->mutex);
+		for (unsigned long va = from; va < end; va += PAGE_SIZE) {
+			unsigned long e = dmirror_pt_get(d, va);
+
+			if (!(e & DPT_VALID) || (write && !(e & DPT_WRITE))) {
+				miss = va;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&d->mutex);
+		if (miss < end) {
+			ret = dmirror_fault(d, miss, end, write);
+			f++;
+			if (ret) {
+				*faults += f;
+				*done = (miss - start) >> PAGE_SHIFT;
+				return ret;
+			}
+		}
+	} else if (!fault) {
 		/* What the mirror maps, and no more, as the kernel driver's read back. */
 		pthread_mutex_lock(&d->mutex);
 		for (unsigned long va = from; va < end; va += PAGE_SIZE) {
@@ -68,7 +96,8 @@ static int gpu_access(struct dmirror *d, unsigned long start, unsigned long end,
 				GPU_COPY_DST(GPU_APERTURE_SYSTEM) | GPU_COPY_SRC(GPU_APERTURE_VA);
 	s.opcode = GPU_OP_COPY;
 	gpu_ch_commit(ch, &s);
-	ret = gpu_ch_wait(ch, &s, &f);
+	ret = gpu_ch_wait(ch, &s, &cf);
+	f += cf;
 	dma_unmap_single(gpu->pdev, dma, len, write ? DMA_TO_DEVICE : DMA_FROM_DEVICE);
 	*faults += f;
 	if (!ret)
