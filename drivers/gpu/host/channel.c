@@ -154,19 +154,29 @@ void gpu_ch_reserve(struct gpu_channel *ch, struct gpu_submit *s)
 
 	pthread_mutex_lock(&ch->lock);
 	for (;;) {
+		unsigned int next;
 		struct slot_wait w;
 		uint32_t st;
 
 		slot = ch->tail % GPU_RING_ENTRIES;
-		if (!ch->slot[slot].owner)
-			break;
-		st = slot_status(ch, slot);
-		if (st & GPU_CMD_DONE) {
-			retire(ch, slot, st);
-			break;
-		}
-		/* The ring is full: the device has yet to finish this one. */
+		next = (slot + 1) % GPU_RING_ENTRIES;
 		w = (struct slot_wait){ ch, slot, ch->slot[slot].owner };
+		if (w.owner) {
+			st = slot_status(ch, slot);
+			if (st & GPU_CMD_DONE) {
+				retire(ch, slot, st);
+				w.owner = NULL;
+			}
+		}
+		/*
+		 * A ring holds one entry less than it has: TAIL == HEAD means
+		 * empty. The command that used the slot after ours must be done.
+		 */
+		if (!w.owner && ch->slot[next].owner && !(slot_status(ch, next) & GPU_CMD_DONE))
+			w = (struct slot_wait){ ch, next, ch->slot[next].owner };
+		if (!w.owner)
+			break;
+		/* The ring is full: the device has yet to finish that one. */
 		pthread_mutex_unlock(&ch->lock);
 		wait_until(ch->gpu, slot_done, &w);
 		pthread_mutex_lock(&ch->lock);
