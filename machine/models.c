@@ -11,6 +11,11 @@
  * model-number. Its BARs come from the model, and it starts its thread once
  * the fabric is enumerated. Without CONFIG_NVME_EMU the section still
  * loads, as a plain endpoint with the same IDs, class and BARs.
+ *
+ * "gpu" is the emulated GPU: vram = SIZE, bar2 = SIZE (the window onto
+ * VRAM). BAR0 is its 16M register BAR; it starts its channel threads once
+ * the fabric is enumerated. Without CONFIG_GPU_EMU the section loads as a
+ * plain endpoint with the same IDs, class and BARs.
  */
 #define pr_fmt(fmt) "machine: " fmt
 
@@ -20,6 +25,8 @@
 #include <string.h>
 
 #include <hetmem/err.h>
+#include <hetmem/gpu-emu.h>
+#include <hetmem/gpu-regs.h>
 #include <hetmem/log.h>
 #include <hetmem/nvme-emu.h>
 #include "internal.h"
@@ -326,9 +333,178 @@ static const struct machine_model nvme_model = {
 	.release = nvme_release,
 };
 
+/* --- gpu: the emulated GPU (drivers/gpu/emu) ---------------------------------------- */
+
+/**
+ * struct gpu_model - what a gpu section says, and the GPU built from it
+ * @p: the GPU's parameters
+ * @emu: the GPU, once created
+ */
+struct gpu_model {
+	struct gpu_emu_params p;
+	struct gpu_emu *emu;
+};
+
+static struct gpu_model *gpu_data(struct mc_config *c, struct mc_section *s)
+{
+	if (!s->ep.model_data)
+		s->ep.model_data = calloc(1, sizeof(struct gpu_model));
+	if (!s->ep.model_data)
+		mc_nomem(c);
+	return s->ep.model_data;
+}
+
+static int gpu_parse_key(struct mc_config *c, struct mc_section *s, const struct mc_key *k)
+{
+	struct gpu_model *d = gpu_data(c, s);
+	uint64_t v;
+
+	if (!d)
+		return -ENOMEM;
+	if (!strcmp(k->name, "vram")) {
+		if (mc_parse_size(k->value, &v) || !v || (v & (GPU_PAGE_SIZE - 1)) ||
+		    v > (1ULL << 40))
+			return mc_error(c, k->line,
+					"vram = %s: a size from 4K to 1T, a multiple of 4K",
+					k->value);
+		d->p.vram_size = v;
+		return 1;
+	}
+	return 0;
+}
+
+static int gpu_finish(struct mc_config *c, struct mc_section *s)
+{
+	static const char *const not_here[] = { "bar0", "bar1", "bar3", "bar4", "bar5" };
+	struct pci_endpoint_info *info = &s->ep.info;
+	struct gpu_model *d = gpu_data(c, s);
+	const struct mc_key *k;
+
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(not_here) / sizeof(not_here[0]); i++) {
+		k = mc_find_key(s, not_here[i]);
+		if (k)
+			return mc_error(c, k->line,
+					"%s: set by the gpu model (BAR0 its registers, BAR2 the "
+					"VRAM window from bar2 = SIZE)",
+					k->name);
+	}
+	/*
+	 * bar2 = SIZE is read as a generic BAR key: "SIZE", or "SIZE 64 pref"
+	 * as a plain endpoint's BAR2 would say. The window is always 64-bit
+	 * prefetchable.
+	 */
+	k = mc_find_key(s, "bar2");
+	if (k) {
+		unsigned int flags = info->bar[2].flags;
+
+		if ((flags && flags != (PCI_BAR_MEM64 | PCI_BAR_PREFETCH)) ||
+		    info->bar[2].size < (1 << 20))
+			return mc_error(c, k->line,
+					"bar2 = %s: the VRAM window is a power of two of at least "
+					"1M, always 64-bit prefetchable (SIZE, or SIZE 64 pref)",
+					k->value);
+		d->p.bar2_size = info->bar[2].size;
+	}
+	if (!d->p.vram_size)
+		d->p.vram_size = GPU_EMU_DEF_VRAM;
+	if (!d->p.bar2_size) {
+		/* The default window, or the largest power of two that fits in VRAM. */
+		d->p.bar2_size = GPU_EMU_DEF_BAR2;
+		while (d->p.bar2_size > d->p.vram_size)
+			d->p.bar2_size >>= 1;
+	}
+	if (d->p.bar2_size < (1 << 20) || d->p.bar2_size > d->p.vram_size)
+		return mc_error(c, k ? k->line : s->line,
+				"%s: the VRAM window (bar2) must be a power of two of at least 1M "
+				"and no larger than vram",
+				s->name);
+
+	if (!mc_find_key(s, "class"))
+		info->class = GPU_CLASS;
+	if (!mc_find_key(s, "device"))
+		info->device = GPU_DEVICE_ID;
+	if (!mc_find_key(s, "subsystem-vendor"))
+		info->subsystem_vendor = info->vendor;
+	if (!mc_find_key(s, "subsystem-device"))
+		info->subsystem_device = info->device;
+	info->bar[0].size = GPU_BAR0_SIZE;
+	info->bar[0].flags = PCI_BAR_MEM64;
+	info->bar[2].size = d->p.bar2_size;
+	info->bar[2].flags = PCI_BAR_MEM64 | PCI_BAR_PREFETCH;
+	d->p.name = s->name;
+	d->p.vendor = info->vendor;
+	d->p.device = info->device;
+	d->p.class = info->class;
+	return 0;
+}
+
+#ifdef CONFIG_GPU_EMU
+static int gpu_create(struct machine *m, struct mc_section *s, struct pci_dev *port)
+{
+	struct gpu_model *d = s->ep.model_data;
+	struct gpu_emu *emu = gpu_emu_create(port, s->ep.info.function, &d->p);
+
+	if (IS_ERR(emu)) {
+		int ret = (int)PTR_ERR(emu);
+
+		if (ret == -ENOMEM)
+			return ret;
+		return mc_error(m->config, s->line, "gpu %s: cannot create the GPU: %s", s->name,
+				strerror(-ret));
+	}
+	d->emu = emu;
+	s->dev = gpu_emu_pdev(emu);
+	return 0;
+}
+
+static int gpu_start(struct machine *m, struct mc_section *s)
+{
+	struct gpu_model *d = s->ep.model_data;
+
+	return gpu_emu_start(d->emu);
+}
+
+static void gpu_destroy(struct machine *m, struct mc_section *s)
+{
+	struct gpu_model *d = s->ep.model_data;
+
+	gpu_emu_destroy(d->emu);
+	d->emu = NULL;
+}
+#else
+/* Built without the GPU model: a function with its IDs and BARs, no registers. */
+static int gpu_create(struct machine *m, struct mc_section *s, struct pci_dev *port)
+{
+	pr_info("%s: built without CONFIG_GPU_EMU: a plain endpoint", s->name);
+	return endpoint_create(m, s, port);
+}
+
+#define gpu_start NULL
+#define gpu_destroy NULL
+#endif
+
+static void gpu_release(struct mc_section *s)
+{
+	free(s->ep.model_data);
+	s->ep.model_data = NULL;
+}
+
+static const struct machine_model gpu_model = {
+	.name = "gpu",
+	.parse_key = gpu_parse_key,
+	.finish = gpu_finish,
+	.create = gpu_create,
+	.start = gpu_start,
+	.destroy = gpu_destroy,
+	.release = gpu_release,
+};
+
 static const struct machine_model *const models[] = {
 	&endpoint_model,
 	&nvme_model,
+	&gpu_model,
 };
 
 #define NR_MODELS (sizeof(models) / sizeof(models[0]))

@@ -238,7 +238,7 @@ static void test_nonexistent_file(void **state)
 static void test_unknown_model(void **state)
 {
 	expect_error(HB_RP "[endpoint e0]\nparent = rp0\nbar0 = 4K\nmodel = nvme2\n", -EINVAL,
-		     "bad.ini:7:", "model = nvme2: unknown model (known: endpoint, nvme)");
+		     "bad.ini:7:", "model = nvme2: unknown model (known: endpoint, nvme, gpu)");
 }
 
 /* Lines libinih cannot read, keys outside sections, overlong lines, empty configs. */

@@ -427,6 +427,8 @@ struct pci_dev *pci_endpoint_add(struct pci_dev *port, const struct pci_endpoint
 		b->flags = d->flags;
 		b->ops = d->ops;
 		b->ram = d->ram;
+		if (d->ram && d->ram_has_fd)
+			b->fd = d->ram_fd; /* the caller's: not closed here */
 		if (!d->ops && !d->ram) {
 			ret = back_bar(dev, i);
 			if (ret) {

@@ -16,7 +16,7 @@
 struct pci_dev;
 struct gpu_emu;
 
-#define GPU_EMU_DEF_VRAM (1ULL << 30)  /* 1 GiB */
+#define GPU_EMU_DEF_VRAM (1ULL << 30) /* 1 GiB */
 #define GPU_EMU_DEF_BAR2 (256ULL << 20) /* 256 MiB */
 
 /**
@@ -27,8 +27,8 @@ struct gpu_emu;
  * @class: class code (0: GPU_CLASS)
  * @vram_size: bytes of VRAM, a multiple of GPU_PAGE_SIZE (0: GPU_EMU_DEF_VRAM)
  * @bar2_size: bytes of VRAM BAR2 shows, a power of two of at least 1 MiB,
- *	       at most @vram_size (0: GPU_EMU_DEF_BAR2, or @vram_size when
- *	       that is smaller)
+ *	       at most @vram_size (0: GPU_EMU_DEF_BAR2, or the largest power
+ *	       of two within @vram_size when that is smaller)
  */
 struct gpu_emu_params {
 	const char *name;

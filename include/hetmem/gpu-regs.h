@@ -42,13 +42,13 @@
  * -----------------------------
  * The device has GPU_NR_CHANNELS independent channels. Each has a ring of
  * 64-byte entries (struct gpu_cmd) in system memory at a bus address, a
- * HEAD register (next entry the device fetches) and a TAIL doorbell (one
- * past the last entry the driver wrote). The device runs a channel's
- * commands in ring order, one at a time, on its own thread; channels
- * progress independently of each other, so a channel stalled on a page
- * fault does not hold up the others. A driver keeps its page-table and
- * migration commands on a channel of their own so that servicing a fault
- * never waits behind the faulting command.
+ * HEAD register (next entry to run) and a TAIL doorbell (one past the last
+ * entry the driver wrote). Each channel has an engine thread of its own
+ * and runs its commands in ring order, one at a time; channels progress
+ * independently of each other, so a channel stalled on a page fault, or
+ * whose DMA is slow to complete, does not hold up the others. A driver
+ * keeps its page-table and migration commands on channels of their own so
+ * that servicing a fault never waits behind the faulting command.
  *
  * Completion: the device writes the entry's @status word
  * (GPU_CMD_DONE | status code) in place, then the entry's @seq to the
@@ -65,8 +65,10 @@
  * PTEs from system memory, GPU_OP_PTE_SET writes a run of computed PTEs)
  * and reads them back with GPU_OP_PTE_READ. A PTE command takes effect for
  * every engine access that starts after it completes. GPU_OP_TLB_INVALIDATE
- * completes only once no access that used an old translation of the range
- * is still in flight, so after it the driver may free the old pages.
+ * completes only once no access of another channel that used an old
+ * translation of the range is still in flight, so after it the driver may
+ * free the old pages. A channel stalled on a page fault made no access:
+ * it holds up no invalidation.
  *
  * Page faults
  * -----------
@@ -101,7 +103,9 @@
  * Guest errors
  * ------------
  * Nothing the driver writes crashes the device. A bad register access is
- * dropped (reads return 0); a bad command completes with an error status;
+ * dropped (reads return 0), and so is any write to BAR0 made by a GPU's
+ * own DMA (a fence or fault buffer aimed at registers); a bad command
+ * completes with an error status;
  * a DMA the fabric refuses fails the command with GPU_SC_DMA_ERROR. Each
  * is logged, counted in GPU_REG_ERROR_COUNT, and recorded in
  * GPU_REG_ERROR_CODE / GPU_REG_ERROR_INFO.
@@ -337,7 +341,8 @@ enum gpu_aperture {
 #define GPU_COPY_DST_AP(a3) ((unsigned int)((a3) & 0xf))
 #define GPU_COPY_SRC_AP(a3) ((unsigned int)(((a3) >> 4) & 0xf))
 
-#define GPU_COUNTERS_CLEAR (1u << 0) /* zero the counters after copying them out */
+#define GPU_COUNTERS_CLEAR (1u << 0) /* once copied out, take what was copied off the counters
+				      * (accesses counted meanwhile stay) */
 
 /*
  * Built-in kernels of GPU_OP_LAUNCH. Element operands must be aligned to

@@ -61,12 +61,18 @@ struct pci_bar_ops {
  * @ops: register BAR handlers, or NULL for a memory BAR
  * @ram: backing memory of a memory BAR (@size bytes, page aligned), or NULL
  *	 to let the fabric allocate it from a memfd
+ * @ram_fd: with @ram, the file @ram is a shared mapping of (from offset 0),
+ *	    for pci_bar_fd(); the caller keeps it open while the function
+ *	    exists. Read only when @ram_has_fd is set
+ * @ram_has_fd: @ram_fd is given
  */
 struct pci_bar_desc {
 	uint64_t size;
 	unsigned int flags;
 	const struct pci_bar_ops *ops;
 	void *ram;
+	int ram_fd;
+	bool ram_has_fd;
 };
 
 /**
@@ -433,7 +439,8 @@ uint64_t pci_resource_start(struct pci_dev *dev, int bar);
 void *pci_iomap(struct pci_dev *dev, int bar);
 
 /**
- * pci_bar_fd - the memfd backing a memory BAR the fabric allocated
+ * pci_bar_fd - the memfd backing a memory BAR (the fabric's, or the one a
+ *	       device model gave with pci_bar_desc.ram_fd)
  * @dev: the function
  * @bar: BAR index
  * @offset: where the BAR starts in the file

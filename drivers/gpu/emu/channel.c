@@ -85,8 +85,8 @@ void gpu_emu_complete(struct gpu_emu *emu, struct gpu_emu_channel *ch, uint16_t 
 	if (status)
 		__atomic_store_n(&ch->last_status, status, __ATOMIC_RELEASE);
 	__atomic_store_n(&ch->fence, seq, __ATOMIC_RELEASE);
-	__atomic_store_n(&ch->head, (__atomic_load_n(&ch->head, __ATOMIC_RELAXED) + 1) &
-					    (ch->ring_size - 1),
+	__atomic_store_n(&ch->head,
+			 (__atomic_load_n(&ch->head, __ATOMIC_RELAXED) + 1) & (ch->ring_size - 1),
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&ch->busy, 0, __ATOMIC_RELEASE);
 	if (ch->cmd.flags & GPU_CMD_F_IRQ)
@@ -130,6 +130,7 @@ static void stall(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 	__atomic_or_fetch(&ch->sts, GPU_CH_STS_STALLED, __ATOMIC_SEQ_CST);
 	__atomic_or_fetch(&emu->fault_pending, 1u << ch->idx, __ATOMIC_SEQ_CST);
 	gpu_emu_fault_post(emu, ch);
+	gpu_emu_nudge_others(emu, ch);
 }
 
 bool gpu_emu_channel_run(struct gpu_emu *emu, struct gpu_emu_channel *ch)

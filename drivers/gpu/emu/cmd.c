@@ -10,21 +10,22 @@
 
 #include "emu.h"
 
+static const char *const op_names[256] = {
+	[GPU_OP_NOP] = "NOP",
+	[GPU_OP_COPY] = "COPY",
+	[GPU_OP_LAUNCH] = "LAUNCH",
+	[GPU_OP_PTE_WRITE] = "PTE_WRITE",
+	[GPU_OP_PTE_SET] = "PTE_SET",
+	[GPU_OP_PTE_READ] = "PTE_READ",
+	[GPU_OP_TLB_INVALIDATE] = "TLB_INVALIDATE",
+	[GPU_OP_ASID_RESET] = "ASID_RESET",
+	[GPU_OP_COUNTERS_READ] = "COUNTERS_READ",
+	[GPU_OP_COUNTERS_RESET] = "COUNTERS_RESET",
+};
+
 const char *gpu_emu_op_name(uint8_t opcode)
 {
-	switch (opcode) {
-	case GPU_OP_NOP: return "NOP";
-	case GPU_OP_COPY: return "COPY";
-	case GPU_OP_LAUNCH: return "LAUNCH";
-	case GPU_OP_PTE_WRITE: return "PTE_WRITE";
-	case GPU_OP_PTE_SET: return "PTE_SET";
-	case GPU_OP_PTE_READ: return "PTE_READ";
-	case GPU_OP_TLB_INVALIDATE: return "TLB_INVALIDATE";
-	case GPU_OP_ASID_RESET: return "ASID_RESET";
-	case GPU_OP_COUNTERS_READ: return "COUNTERS_READ";
-	case GPU_OP_COUNTERS_RESET: return "COUNTERS_RESET";
-	}
-	return "unknown opcode";
+	return op_names[opcode] ? op_names[opcode] : "unknown opcode";
 }
 
 /* Operands @from.. of @cmd are unused: they must be zero. */
@@ -80,11 +81,12 @@ static uint16_t check_counters(struct gpu_emu *emu, const struct gpu_cmd *cmd)
 		return GPU_SC_BAD_FIELD;
 	switch (cmd->arg[0]) {
 	case GPU_APERTURE_VRAM:
-		return gpu_emu_vram_range_ok(emu, addr, pages << GPU_PAGE_SHIFT) ? GPU_SC_SUCCESS
-										  : GPU_SC_BAD_ADDRESS;
+		return gpu_emu_vram_range_ok(emu, addr, pages << GPU_PAGE_SHIFT) ?
+			       GPU_SC_SUCCESS :
+			       GPU_SC_BAD_ADDRESS;
 	case GPU_APERTURE_SYSTEM:
-		return addr + (pages << GPU_PAGE_SHIFT) - 1 >= addr ? GPU_SC_SUCCESS
-								     : GPU_SC_BAD_ADDRESS;
+		return addr + (pages << GPU_PAGE_SHIFT) - 1 >= addr ? GPU_SC_SUCCESS :
+								      GPU_SC_BAD_ADDRESS;
 	}
 	return GPU_SC_BAD_FIELD;
 }

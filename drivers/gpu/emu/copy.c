@@ -94,8 +94,7 @@ enum gpu_emu_step gpu_emu_copy_step(struct gpu_emu *emu, struct gpu_emu_channel 
 }
 
 enum gpu_emu_step gpu_emu_copy_va_step(struct gpu_emu *emu, struct gpu_emu_channel *ch,
-				       uint64_t dst, uint64_t src, uint64_t len,
-				       uint16_t *status)
+				       uint64_t dst, uint64_t src, uint64_t len, uint16_t *status)
 {
 	return copy_step(emu, ch, GPU_APERTURE_VA, dst, GPU_APERTURE_VA, src, len, status);
 }

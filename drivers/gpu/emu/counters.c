@@ -18,7 +18,7 @@
 #include <hetmem/log.h>
 #include "emu.h"
 
-#define SYS_MIN_CAP 1024u
+#define SYS_MIN_CAP    1024u
 #define COUNTS_PER_DMA (GPU_EMU_CHUNK / sizeof(uint32_t))
 
 static uint32_t hash_page(uint64_t key, uint32_t cap)
@@ -154,17 +154,29 @@ uint16_t gpu_emu_counters_read(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 
 		pthread_mutex_lock(&emu->counters_lock);
 		for (uint64_t j = 0; j < k; j++) {
-			uint32_t *c = counter_of(emu, ap, addr + ((i + j) << GPU_PAGE_SHIFT), false);
+			uint32_t *c =
+				counter_of(emu, ap, addr + ((i + j) << GPU_PAGE_SHIFT), false);
 
 			buf[j] = c ? *c : 0;
-			/* What is cleared is what is copied out: nothing counted is lost... */
-			if (c && clear)
-				*c = 0;
 		}
 		pthread_mutex_unlock(&emu->counters_lock);
-		/* ...unless the copy fails, which the status says. */
 		if (gpu_emu_dma_write(emu, dst + i * sizeof(uint32_t), buf, k * sizeof(uint32_t)))
 			return GPU_SC_DMA_ERROR;
+		if (!clear)
+			continue;
+		/*
+		 * Cleared once copied out, by what was copied: accesses counted
+		 * meanwhile stay, and a failed copy clears nothing.
+		 */
+		pthread_mutex_lock(&emu->counters_lock);
+		for (uint64_t j = 0; j < k; j++) {
+			uint32_t *c =
+				counter_of(emu, ap, addr + ((i + j) << GPU_PAGE_SHIFT), false);
+
+			if (c)
+				*c -= *c < buf[j] ? *c : buf[j];
+		}
+		pthread_mutex_unlock(&emu->counters_lock);
 	}
 	return GPU_SC_SUCCESS;
 }

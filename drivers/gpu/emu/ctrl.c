@@ -260,16 +260,38 @@ void gpu_emu_kick_all(struct gpu_emu *emu)
 		gpu_emu_kick(&emu->ch[c]);
 }
 
+/*
+ * A page fault wakes the other enabled channels: the driver answers it
+ * with page-table and copy commands on them, and finds their threads
+ * polling instead of asleep.
+ */
+void gpu_emu_nudge_others(struct gpu_emu *emu, struct gpu_emu_channel *ch)
+{
+	for (unsigned int c = 0; c < GPU_NR_CHANNELS; c++) {
+		struct gpu_emu_channel *other = &emu->ch[c];
+
+		if (other == ch || !__atomic_load_n(&other->enabled, __ATOMIC_ACQUIRE))
+			continue;
+		__atomic_store_n(&other->nudged, 1, __ATOMIC_SEQ_CST);
+		gpu_emu_kick(other);
+	}
+}
+
 static bool has_work(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 {
 	return __atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE) ||
-	       __atomic_load_n(&ch->req, __ATOMIC_ACQUIRE) || gpu_emu_fault_has_work(emu, ch) ||
+	       __atomic_load_n(&ch->req, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&ch->nudged, __ATOMIC_ACQUIRE) || gpu_emu_fault_has_work(emu, ch) ||
 	       gpu_emu_channel_ready(ch);
 }
 
 static bool run_once(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 {
 	bool work = take_requests(emu, ch);
+
+	/* A nudge counts as work: the thread polls for a while after it. */
+	if (__atomic_load_n(&ch->nudged, __ATOMIC_RELAXED))
+		work |= __atomic_exchange_n(&ch->nudged, 0, __ATOMIC_SEQ_CST) != 0;
 
 	work |= gpu_emu_fault_work(emu, ch);
 	if (gpu_emu_channel_ready(ch))
@@ -352,7 +374,13 @@ static int check_params(const struct gpu_emu_params *p, uint64_t *vram, uint64_t
 	if (!p || !p->name)
 		return -EINVAL;
 	*vram = p->vram_size ? p->vram_size : GPU_EMU_DEF_VRAM;
-	*bar2 = p->bar2_size ? p->bar2_size : gpu_emu_min(GPU_EMU_DEF_BAR2, *vram);
+	*bar2 = p->bar2_size;
+	if (!*bar2) {
+		/* The default window, or the largest power of two that fits in VRAM. */
+		*bar2 = GPU_EMU_DEF_BAR2;
+		while (*bar2 > *vram)
+			*bar2 >>= 1;
+	}
 	if (*vram & (GPU_PAGE_SIZE - 1) || *vram > GPU_EMU_MAX_VRAM)
 		return -EINVAL;
 	if (*bar2 < (1ULL << 20) || (*bar2 & (*bar2 - 1)) || *bar2 > *vram)
@@ -447,8 +475,7 @@ static int alloc_state(struct gpu_emu *emu)
 	return 0;
 }
 
-static struct gpu_emu *alloc_emu(const struct gpu_emu_params *params, uint64_t vram,
-				 uint64_t bar2)
+static struct gpu_emu *alloc_emu(const struct gpu_emu_params *params, uint64_t vram, uint64_t bar2)
 {
 	struct gpu_emu *emu = calloc(1, sizeof(*emu));
 
@@ -506,7 +533,10 @@ struct gpu_emu *gpu_emu_create(struct pci_dev *port, unsigned int function,
 	info.bar[GPU_BAR_REGS].ops = &gpu_emu_bar_ops;
 	info.bar[GPU_BAR_VRAM].size = emu->bar2_size;
 	info.bar[GPU_BAR_VRAM].flags = PCI_BAR_MEM64 | PCI_BAR_PREFETCH;
+	/* BAR2 is VRAM's first bytes: the memory, and the file for mappings of it. */
 	info.bar[GPU_BAR_VRAM].ram = emu->vram;
+	info.bar[GPU_BAR_VRAM].ram_fd = emu->vram_fd;
+	info.bar[GPU_BAR_VRAM].ram_has_fd = true;
 	info.priv = emu;
 	pdev = pci_endpoint_add(port, &info);
 	if (IS_ERR(pdev)) {
@@ -520,8 +550,8 @@ struct gpu_emu *gpu_emu_create(struct pci_dev *port, unsigned int function,
 	list_add_tail(&emu->node, &registry);
 	pthread_mutex_unlock(&registry_lock);
 	pr_info("%s: %llu MiB VRAM, %llu MiB of it in BAR2, %u channels", emu->name,
-		(unsigned long long)(emu->vram_size >> 20), (unsigned long long)(emu->bar2_size >> 20),
-		GPU_NR_CHANNELS);
+		(unsigned long long)(emu->vram_size >> 20),
+		(unsigned long long)(emu->bar2_size >> 20), GPU_NR_CHANNELS);
 	return emu;
 
 fail:

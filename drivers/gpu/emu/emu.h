@@ -27,7 +27,9 @@
  * PTE commands write), the access counters (counters_lock), the fault
  * buffer (fault_lock) and the channels' configuration registers
  * (reg_lock). No lock is held across a DMA except fault_lock while an
- * entry goes out, and no two locks are ever held together.
+ * entry goes out. Only one nesting exists: a channel thread deciding
+ * whether to sleep (under its wake_lock) asks whether the fault buffer
+ * has room (fault_lock).
  *
  * A channel's configuration (ring and fence addresses) may only be written
  * while it is disabled, and only its thread disables it: a disable or a
@@ -157,6 +159,7 @@ struct gpu_emu_channel {
 	uint64_t req_done; /* under wake_lock: of them, carried out */
 	pthread_cond_t req_cond;
 	int sleeping; /* (A) */
+	int nudged; /* (A) another channel faulted: poll for a while */
 	unsigned int kick_sync; /* (A) */
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
@@ -256,6 +259,7 @@ struct gpu_emu {
 /* ctrl.c */
 __internal void gpu_emu_kick(struct gpu_emu_channel *ch);
 __internal void gpu_emu_kick_all(struct gpu_emu *emu);
+__internal void gpu_emu_nudge_others(struct gpu_emu *emu, struct gpu_emu_channel *ch);
 __internal void gpu_emu_irq_raise(struct gpu_emu *emu, unsigned int vector);
 __internal void gpu_emu_irq_flush(struct gpu_emu *emu);
 __internal void gpu_emu_irq_unmask(struct gpu_emu *emu, uint32_t vectors);

@@ -124,7 +124,8 @@ bool gpu_emu_fault_has_work(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 	uint32_t bit = 1u << ch->idx;
 
 	if ((__atomic_load_n(&emu->replay_req, __ATOMIC_ACQUIRE) |
-	     __atomic_load_n(&emu->cancel_req, __ATOMIC_ACQUIRE)) & bit)
+	     __atomic_load_n(&emu->cancel_req, __ATOMIC_ACQUIRE)) &
+	    bit)
 		return true;
 	return ch->stalled && ch->nr_posted < ch->nr_faults && gpu_emu_fault_room(emu);
 }
@@ -135,7 +136,8 @@ bool gpu_emu_fault_work(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 	uint32_t bit = 1u << ch->idx, cancel = 0, replay = 0;
 
 	if ((__atomic_load_n(&emu->replay_req, __ATOMIC_ACQUIRE) |
-	     __atomic_load_n(&emu->cancel_req, __ATOMIC_ACQUIRE)) & bit) {
+	     __atomic_load_n(&emu->cancel_req, __ATOMIC_ACQUIRE)) &
+	    bit) {
 		cancel = __atomic_fetch_and(&emu->cancel_req, ~bit, __ATOMIC_SEQ_CST) & bit;
 		replay = __atomic_fetch_and(&emu->replay_req, ~bit, __ATOMIC_SEQ_CST) & bit;
 	}

@@ -101,8 +101,7 @@ static uint16_t add_by_dma(struct gpu_emu *emu, uint64_t addr, uint64_t addend)
 	return gpu_emu_dma_write(emu, addr, &v, sizeof(v)) ? GPU_SC_DMA_ERROR : GPU_SC_SUCCESS;
 }
 
-uint16_t gpu_emu_mem_atomic_add(struct gpu_emu *emu, const struct gpu_emu_xlate *x,
-				uint64_t addend)
+uint16_t gpu_emu_mem_atomic_add(struct gpu_emu *emu, const struct gpu_emu_xlate *x, uint64_t addend)
 {
 	struct pci_route r;
 	uint64_t *p = NULL;

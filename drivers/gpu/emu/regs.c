@@ -24,7 +24,7 @@
 #include <hetmem/log.h>
 #include "emu.h"
 
-#define REG_END_GLOBAL 0x200
+#define REG_END_GLOBAL	 0x200
 #define REG_END_CHANNELS (GPU_REG_CHANNELS + GPU_NR_CHANNELS * GPU_CH_STRIDE)
 
 static bool is_pow2(uint64_t v)
@@ -82,21 +82,45 @@ static bool read_reg(struct gpu_emu *emu, uint64_t off, uint64_t *v)
 	unsigned int reg;
 
 	switch (off) {
-	case GPU_REG_ID: *v = GPU_ID_MAGIC; return true;
-	case GPU_REG_VERSION: *v = GPU_VERSION; return true;
-	case GPU_REG_NR_CHANNELS: *v = GPU_NR_CHANNELS; return true;
-	case GPU_REG_NR_ASIDS: *v = GPU_NR_ASIDS; return true;
-	case GPU_REG_VRAM_SIZE: *v = emu->vram_size; return true;
-	case GPU_REG_VRAM_VISIBLE: *v = emu->bar2_size; return true;
-	case GPU_REG_FEATURES: *v = GPU_FEAT_ATOMICS | GPU_FEAT_COUNTERS; return true;
-	case GPU_REG_CTRL: *v = 0; return true;
-	case GPU_REG_STATUS: *v = __atomic_load_n(&emu->status, __ATOMIC_ACQUIRE); return true;
+	case GPU_REG_ID:
+		*v = GPU_ID_MAGIC;
+		return true;
+	case GPU_REG_VERSION:
+		*v = GPU_VERSION;
+		return true;
+	case GPU_REG_NR_CHANNELS:
+		*v = GPU_NR_CHANNELS;
+		return true;
+	case GPU_REG_NR_ASIDS:
+		*v = GPU_NR_ASIDS;
+		return true;
+	case GPU_REG_VRAM_SIZE:
+		*v = emu->vram_size;
+		return true;
+	case GPU_REG_VRAM_VISIBLE:
+		*v = emu->bar2_size;
+		return true;
+	case GPU_REG_FEATURES:
+		*v = GPU_FEAT_ATOMICS | GPU_FEAT_COUNTERS;
+		return true;
+	case GPU_REG_CTRL:
+		*v = 0;
+		return true;
+	case GPU_REG_STATUS:
+		*v = __atomic_load_n(&emu->status, __ATOMIC_ACQUIRE);
+		return true;
 	case GPU_REG_ERROR_COUNT:
 		*v = __atomic_load_n(&emu->error_count, __ATOMIC_ACQUIRE);
 		return true;
-	case GPU_REG_ERROR_CODE: *v = __atomic_load_n(&emu->error_code, __ATOMIC_SEQ_CST); return true;
-	case GPU_REG_ERROR_INFO: *v = __atomic_load_n(&emu->error_info, __ATOMIC_SEQ_CST); return true;
-	case GPU_REG_IRQ_MASK: *v = __atomic_load_n(&emu->irq_mask, __ATOMIC_ACQUIRE); return true;
+	case GPU_REG_ERROR_CODE:
+		*v = __atomic_load_n(&emu->error_code, __ATOMIC_SEQ_CST);
+		return true;
+	case GPU_REG_ERROR_INFO:
+		*v = __atomic_load_n(&emu->error_info, __ATOMIC_SEQ_CST);
+		return true;
+	case GPU_REG_IRQ_MASK:
+		*v = __atomic_load_n(&emu->irq_mask, __ATOMIC_ACQUIRE);
+		return true;
 	case GPU_REG_IRQ_STATUS:
 		*v = __atomic_load_n(&emu->irq_status, __ATOMIC_ACQUIRE);
 		return true;
@@ -111,13 +135,20 @@ static bool read_reg(struct gpu_emu *emu, uint64_t off, uint64_t *v)
 		pthread_mutex_unlock(&emu->fault_lock);
 		return true;
 	case GPU_REG_FAULT_CTRL:
-		*v = __atomic_load_n(&emu->fault_enabled, __ATOMIC_ACQUIRE) ? GPU_FAULT_CTRL_ENABLE
-									     : 0;
+		*v = __atomic_load_n(&emu->fault_enabled, __ATOMIC_ACQUIRE) ?
+			     GPU_FAULT_CTRL_ENABLE :
+			     0;
 		return true;
-	case GPU_REG_FAULT_PUT: *v = __atomic_load_n(&emu->fault_put, __ATOMIC_ACQUIRE); return true;
-	case GPU_REG_FAULT_GET: *v = __atomic_load_n(&emu->fault_get, __ATOMIC_ACQUIRE); return true;
+	case GPU_REG_FAULT_PUT:
+		*v = __atomic_load_n(&emu->fault_put, __ATOMIC_ACQUIRE);
+		return true;
+	case GPU_REG_FAULT_GET:
+		*v = __atomic_load_n(&emu->fault_get, __ATOMIC_ACQUIRE);
+		return true;
 	case GPU_REG_FAULT_REPLAY:
-	case GPU_REG_FAULT_CANCEL: *v = 0; return true;
+	case GPU_REG_FAULT_CANCEL:
+		*v = 0;
+		return true;
 	case GPU_REG_FAULT_PENDING:
 		*v = __atomic_load_n(&emu->fault_pending, __ATOMIC_ACQUIRE);
 		return true;
@@ -136,17 +167,26 @@ static bool read_reg(struct gpu_emu *emu, uint64_t off, uint64_t *v)
 	case GPU_CH_RING_SIZE:
 	case GPU_CH_FENCE_ADDR:
 		pthread_mutex_lock(&emu->reg_lock);
-		*v = reg == GPU_CH_RING_BASE ? ch->ring_base
-		     : reg == GPU_CH_RING_SIZE ? ch->ring_size : ch->fence_addr;
+		*v = reg == GPU_CH_RING_BASE ? ch->ring_base :
+		     reg == GPU_CH_RING_SIZE ? ch->ring_size :
+					       ch->fence_addr;
 		pthread_mutex_unlock(&emu->reg_lock);
 		return true;
 	case GPU_CH_CTRL:
 		*v = __atomic_load_n(&ch->enabled, __ATOMIC_ACQUIRE) ? GPU_CH_CTRL_ENABLE : 0;
 		return true;
-	case GPU_CH_FENCE: *v = __atomic_load_n(&ch->fence, __ATOMIC_ACQUIRE); return true;
-	case GPU_CH_HEAD: *v = __atomic_load_n(&ch->head, __ATOMIC_ACQUIRE); return true;
-	case GPU_CH_TAIL: *v = __atomic_load_n(&ch->tail, __ATOMIC_ACQUIRE); return true;
-	case GPU_CH_STATUS: *v = ch_status(ch); return true;
+	case GPU_CH_FENCE:
+		*v = __atomic_load_n(&ch->fence, __ATOMIC_ACQUIRE);
+		return true;
+	case GPU_CH_HEAD:
+		*v = __atomic_load_n(&ch->head, __ATOMIC_ACQUIRE);
+		return true;
+	case GPU_CH_TAIL:
+		*v = __atomic_load_n(&ch->tail, __ATOMIC_ACQUIRE);
+		return true;
+	case GPU_CH_STATUS:
+		*v = ch_status(ch);
+		return true;
 	case GPU_CH_LAST_STATUS:
 		*v = __atomic_load_n(&ch->last_status, __ATOMIC_ACQUIRE);
 		return true;
@@ -198,8 +238,7 @@ static uint64_t bar_read(struct pci_dev *dev, int bar, uint64_t off, unsigned in
 
 /* --- writes ------------------------------------------------------------------------ */
 
-static void reg_error(struct gpu_emu *emu, uint32_t code, uint64_t off, uint64_t v,
-		      const char *why)
+static void reg_error(struct gpu_emu *emu, uint32_t code, uint64_t off, uint64_t v, const char *why)
 {
 	gpu_emu_guest_error(emu, code, off, "BAR0 write of 0x%llx at 0x%llx: %s",
 			    (unsigned long long)v, (unsigned long long)off, why);
@@ -306,8 +345,7 @@ static bool busy(struct gpu_emu *emu, uint64_t off, uint64_t v, const uint32_t *
 	return true;
 }
 
-static void write_ch_ctrl(struct gpu_emu *emu, struct gpu_emu_channel *ch, uint64_t off,
-			  uint64_t v)
+static void write_ch_ctrl(struct gpu_emu *emu, struct gpu_emu_channel *ch, uint64_t off, uint64_t v)
 {
 	const char *why = NULL;
 
@@ -342,8 +380,7 @@ static void write_ch_ctrl(struct gpu_emu *emu, struct gpu_emu_channel *ch, uint6
 		reg_error(emu, GPU_ERR_REG_VALUE, off, v, why);
 }
 
-static void write_ch_tail(struct gpu_emu *emu, struct gpu_emu_channel *ch, uint64_t off,
-			  uint64_t v)
+static void write_ch_tail(struct gpu_emu *emu, struct gpu_emu_channel *ch, uint64_t off, uint64_t v)
 {
 	uint32_t size;
 
@@ -427,8 +464,12 @@ static void bar_write(struct pci_dev *dev, int bar, uint64_t off, uint64_t v, un
 	}
 	/* 32-bit registers see the value itself, 64-bit ones merge a half. */
 	switch (start) {
-	case GPU_REG_CTRL: write_ctrl(emu, off, v); return;
-	case GPU_REG_IRQ_MASK: write_irq_mask(emu, off, v); return;
+	case GPU_REG_CTRL:
+		write_ctrl(emu, off, v);
+		return;
+	case GPU_REG_IRQ_MASK:
+		write_irq_mask(emu, off, v);
+		return;
 	case GPU_REG_IRQ_STATUS:
 		__atomic_and_fetch(&emu->irq_status, ~(uint32_t)v, __ATOMIC_SEQ_CST);
 		return;
@@ -444,10 +485,18 @@ static void bar_write(struct pci_dev *dev, int bar, uint64_t off, uint64_t v, un
 			emu->fault_size = (uint32_t)v;
 		pthread_mutex_unlock(&emu->fault_lock);
 		return;
-	case GPU_REG_FAULT_CTRL: write_fault_ctrl(emu, off, v); return;
-	case GPU_REG_FAULT_GET: write_fault_get(emu, off, v); return;
-	case GPU_REG_FAULT_REPLAY: write_channel_mask(emu, off, v, &emu->replay_req); return;
-	case GPU_REG_FAULT_CANCEL: write_channel_mask(emu, off, v, &emu->cancel_req); return;
+	case GPU_REG_FAULT_CTRL:
+		write_fault_ctrl(emu, off, v);
+		return;
+	case GPU_REG_FAULT_GET:
+		write_fault_get(emu, off, v);
+		return;
+	case GPU_REG_FAULT_REPLAY:
+		write_channel_mask(emu, off, v, &emu->replay_req);
+		return;
+	case GPU_REG_FAULT_CANCEL:
+		write_channel_mask(emu, off, v, &emu->cancel_req);
+		return;
 	case GPU_REG_COUNTER_THRESHOLD:
 		__atomic_store_n(&emu->counter_threshold, (uint32_t)v, __ATOMIC_RELEASE);
 		return;
