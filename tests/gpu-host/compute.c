@@ -95,14 +95,17 @@ static void test_copy_and_checksum_mixed(void **state)
 	munmap(sum, HMM_PAGE);
 }
 
-/* Jobs in flight together complete in order; atomics from all of them add up. */
+/*
+ * Jobs in flight together, more of them than the ring has entries,
+ * complete in order; atomics from all of them add up.
+ */
 static void test_jobs_in_flight(void **state)
 {
 	struct gpu_fixture *f = *state;
-	const unsigned long n = 4096, jobs = 8;
+	const unsigned long n = 4096, jobs = 150;
 	uint64_t *p = anon(n * sizeof(uint64_t));
 	uint32_t *fillme = anon(BYTES);
-	struct gpu_job *job[8];
+	struct gpu_job *job[150];
 
 	for (unsigned long i = 0; i < n; i++)
 		p[i] = i << 20;

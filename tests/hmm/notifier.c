@@ -30,8 +30,9 @@ struct watcher {
 	int calls;
 	enum mmu_notifier_event last_event;
 	void *last_owner;
-	int sleep_ms; /* hold the invalidation this long */
+	int sleep_ms; /* hold the invalidation this long, once a waiter is on its way */
 	int in_callback;
+	int waiter_seen; /* the waiter saw in_callback and goes on to wait */
 };
 
 static bool watcher_invalidate(struct mmu_interval_notifier *sub,
@@ -47,8 +48,13 @@ static bool watcher_invalidate(struct mmu_interval_notifier *sub,
 	pthread_mutex_unlock(&w->lock);
 	if (w->sleep_ms) {
 		struct timespec t = { .tv_nsec = w->sleep_ms * 1000000L };
+		struct timespec ms = { .tv_nsec = 1000000L };
 
 		__atomic_store_n(&w->in_callback, 1, __ATOMIC_RELEASE);
+		/* However loaded the machine, the waiter gets to see the callback run. */
+		for (int i = 0; i < 10000 && !__atomic_load_n(&w->waiter_seen, __ATOMIC_ACQUIRE);
+		     i++)
+			nanosleep(&ms, NULL);
 		nanosleep(&t, NULL);
 		__atomic_store_n(&w->in_callback, 0, __ATOMIC_RELEASE);
 	}
@@ -191,6 +197,7 @@ static void *begin_during_invalidation(void *p)
 	/* Starts once the invalidation is inside the callback. */
 	while (!__atomic_load_n(&a->w->in_callback, __ATOMIC_ACQUIRE))
 		sched_yield();
+	__atomic_store_n(&a->w->waiter_seen, 1, __ATOMIC_RELEASE);
 	mmu_interval_read_begin(&a->w->sub);
 	a->saw_callback_running = __atomic_load_n(&a->w->in_callback, __ATOMIC_ACQUIRE);
 	return NULL;
@@ -225,6 +232,7 @@ static void *remove_during_invalidation(void *p)
 
 	while (!__atomic_load_n(&a->w->in_callback, __ATOMIC_ACQUIRE))
 		sched_yield();
+	__atomic_store_n(&a->w->waiter_seen, 1, __ATOMIC_RELEASE);
 	mmu_interval_notifier_remove(&a->w->sub);
 	a->saw_callback_running = __atomic_load_n(&a->w->in_callback, __ATOMIC_ACQUIRE);
 	return NULL;

@@ -8,9 +8,15 @@
  *    reading the same range's /proc/self/pagemap entries (what it must
  *    read at least: presence comes from there);
  *  - device fault service: hmm_range_fault() of one populated page, the
- *    work a polling driver does to service a device fault (the emulated
- *    GPU's fault buffer does not exist yet, so nothing is added for it),
- *    against the wake-up round trip;
+ *    work a polling driver does to service a device fault, against the
+ *    wake-up round trip;
+ *  - the same on the GPU driver (built with CONFIG_GPU_HOST, on a GPU of
+ *    its own): a kernel streaming through populated pages the GPU MMU
+ *    lacks, one device fault per page, the fault thread polling the fault
+ *    buffer: hmm_range_fault(), the PTE write, the replay, timed by the
+ *    driver from reading the fault to the replay; the kernel's time per
+ *    fault, end to end; migration of the large range to VRAM by the copy
+ *    engine and its sequential CPU fault-back, against memcpy;
  *  - migrate to device and back (dmirror_migrate_to_dev() without read
  *    back, dmirror_migrate_to_sys()), GB/s, 4 KiB to 64 MiB, against
  *    memcpy of the same size;
@@ -41,6 +47,12 @@
 #include <unistd.h>
 
 #include <hetmem/err.h>
+#ifdef CONFIG_GPU_HOST
+#include <hetmem/gpu-emu.h>
+#include <hetmem/gpu-regs.h>
+#include <hetmem/gpu.h>
+#include <hetmem/pci.h>
+#endif
 #include <hetmem/hmm-dmirror.h>
 #include <hetmem/hmm.h>
 #include <hetmem/mm_types.h>
@@ -528,6 +540,253 @@ static int bench_fault_back(struct hmm_bench *h)
 	return 0;
 }
 
+/* --- the GPU driver ------------------------------------------------------------------ */
+
+#ifdef CONFIG_GPU_HOST
+struct gpu_bench {
+	struct hmm_bench *h;
+	struct pci_fabric *fabric;
+	struct gpu_emu *emu;
+	struct gpu_host *gpu;
+	struct dmirror *mirror;
+	char *page_buf; /* populated pages the GPU faults on, one per kernel */
+	size_t pages, next;
+	double *lat; /* service times, us */
+	size_t nr_lat;
+};
+
+#define GPU_FAULT_PAGES 256
+
+/* A GPU on a root port of a fabric of its own, the driver polling its fault buffer. */
+static int gpu_bench_setup(struct gpu_bench *g)
+{
+	struct pci_host_bridge_info hbi = {
+		.name = "hb0", .domain = 0x1000, .vendor = 0x8086, .device = 0x09a2,
+		.p2p_allowed = true, .bus_offset = 1ULL << 47,
+		.mem_base = 0xc0000000, .mem_size = 0x10000000,
+		.pref_base = 0x8000000000ULL, .pref_size = 0x100000000ULL,
+	};
+	struct gpu_emu_params p = {
+		.name = "gpu0",
+		.vram_size = g->h->large + (32UL << 20),
+		.bar2_size = 16UL << 20,
+	};
+	struct gpu_host_opts o = { .size = sizeof(o), .fault_window = 1, .poll_us = ~0U };
+	struct pci_host_bridge *hb;
+	struct pci_dev *rp;
+
+	g->fabric = pci_fabric_create();
+	if (!g->fabric)
+		return -ENOMEM;
+	hb = pci_host_bridge_add(g->fabric, &hbi);
+	rp = IS_ERR(hb) ? (struct pci_dev *)hb : pci_root_port_add(hb, "rp0", 0);
+	if (IS_ERR(rp))
+		return (int)PTR_ERR(rp);
+	g->emu = gpu_emu_create(rp, 0, &p);
+	if (IS_ERR(g->emu)) {
+		int ret = (int)PTR_ERR(g->emu);
+
+		g->emu = NULL;
+		return ret;
+	}
+	if (pci_fabric_enumerate(g->fabric) || gpu_emu_start(g->emu))
+		return -EIO;
+	g->gpu = gpu_host_probe(gpu_emu_pdev(g->emu), &o);
+	if (IS_ERR(g->gpu)) {
+		int ret = (int)PTR_ERR(g->gpu);
+
+		g->gpu = NULL;
+		return ret;
+	}
+	g->mirror = dmirror_open(gpu_host_dmirror(g->gpu));
+	if (IS_ERR(g->mirror)) {
+		int ret = (int)PTR_ERR(g->mirror);
+
+		g->mirror = NULL;
+		return ret;
+	}
+	g->pages = GPU_FAULT_PAGES;
+	g->page_buf = mmap(NULL, g->pages * PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	g->lat = calloc(LAT_MAX, sizeof(*g->lat));
+	if (g->page_buf == MAP_FAILED || !g->lat) {
+		if (g->page_buf == MAP_FAILED)
+			g->page_buf = NULL;
+		return -ENOMEM;
+	}
+	memset(g->page_buf, 1, g->pages * PG);
+	return 0;
+}
+
+static void gpu_bench_teardown(struct gpu_bench *g)
+{
+	if (g->mirror)
+		dmirror_close(g->mirror);
+	gpu_host_remove(g->gpu);
+	gpu_emu_destroy(g->emu);
+	pci_fabric_destroy(g->fabric);
+	if (g->page_buf)
+		munmap(g->page_buf, g->pages * PG);
+	free(g->lat);
+}
+
+/*
+ * One kernel filling GPU_FAULT_RUN populated pages the GPU MMU lacks, each
+ * its own device fault (fault window 1), as a kernel streaming through
+ * fresh memory makes them. Returns the driver's service time per fault
+ * (us), and the kernel's time per fault, end to end, in *e2e.
+ */
+#define GPU_FAULT_RUN 16
+
+static double gpu_faults(struct gpu_bench *g, double *e2e)
+{
+	struct gpu_host_stats before, after;
+	unsigned long n;
+	char *first;
+	double t0;
+	int ret;
+
+	if (g->next + GPU_FAULT_RUN > g->pages) {
+		/* Unmapped from the GPU, kept populated: hmm_mprotect() invalidates. */
+		ret = hmm_mprotect(g->page_buf, g->pages * PG, PROT_READ | PROT_WRITE);
+		if (ret)
+			return ret;
+		g->next = 0;
+	}
+	first = g->page_buf + g->next * PG;
+	g->next += GPU_FAULT_RUN;
+	gpu_host_stats(g->gpu, &before);
+	t0 = bench_now();
+	ret = gpu_run(g->gpu, g->mirror, GPU_KERNEL_FILL,
+		      (uint64_t[]){ (uintptr_t)first, GPU_FAULT_RUN * PG / 4, 7 }, 3);
+	*e2e = (bench_now() - t0) * 1e6 / GPU_FAULT_RUN;
+	gpu_host_stats(g->gpu, &after);
+	n = after.faults_serviced - before.faults_serviced;
+	if (ret)
+		return ret;
+	if (!n || *(volatile uint32_t *)(first + (GPU_FAULT_RUN - 1) * PG) != 7)
+		return -EIO;
+	return (double)(after.service_ns - before.service_ns) / 1e3 / (double)n;
+}
+
+static double gpu_service_sample(void *arg)
+{
+	struct gpu_bench *g = arg;
+	double v[8], e2e;
+
+	for (size_t i = 0; i < 8; i++) {
+		v[i] = gpu_faults(g, &e2e);
+		if (v[i] < 0)
+			return v[i];
+		if (g->nr_lat < LAT_MAX)
+			g->lat[g->nr_lat++] = v[i];
+	}
+	return bench_percentile(v, 8, 50);
+}
+
+static double gpu_e2e_sample(void *arg)
+{
+	struct gpu_bench *g = arg;
+	double v[8];
+
+	for (size_t i = 0; i < 8; i++) {
+		double r = gpu_faults(g, &v[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return bench_percentile(v, 8, 50);
+}
+
+static double gpu_migrate_run(void *arg, uint64_t n)
+{
+	struct gpu_bench *g = arg;
+	double t = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		double t0 = bench_now();
+		long moved = gpu_migrate(g->mirror, g->h->buf, g->h->large, 1);
+
+		t += bench_now() - t0;
+		if (moved < 0)
+			return (double)moved;
+		moved = gpu_migrate(g->mirror, g->h->buf, g->h->large, 0);
+		if (moved < 0)
+			return (double)moved;
+	}
+	return t;
+}
+
+static double gpu_fault_back_run(void *arg, uint64_t n)
+{
+	struct gpu_bench *g = arg;
+	uint64_t acc = 0;
+	double t = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		long moved = gpu_migrate(g->mirror, g->h->buf, g->h->large, 1);
+		double t0;
+
+		if (moved < 0)
+			return (double)moved;
+		t0 = bench_now();
+		for (size_t off = 0; off < g->h->large; off += PG)
+			acc += *(volatile uint64_t *)(g->h->buf + off);
+		t += bench_now() - t0;
+	}
+	sink = acc;
+	return t;
+}
+
+static int bench_gpu(struct hmm_bench *h)
+{
+	static const struct bench_target service = { BENCH_TARGET_VALUE_LE, 5, "<= 5 us, polling" };
+	struct gpu_bench g = { .h = h };
+	struct bench_stat svc, e2e, wake, mig, seq, mc;
+	char sz[16], what[64];
+	int ret = gpu_bench_setup(&g);
+
+	if (!ret && (bench_ref_wakeup(h->b, &wake) < 0 || bench_ref_memcpy(h->b, h->large, &mc) < 0))
+		ret = -ENOMEM;
+	if (!ret)
+		ret = bench_measure(h->b, "GPU device fault service", gpu_service_sample, &g, &svc);
+	if (!ret)
+		ret = bench_measure(h->b, "GPU kernel streaming into faults", gpu_e2e_sample, &g,
+				    &e2e);
+	if (!ret)
+		ret = bench_time(h->b, "migrate to VRAM", gpu_migrate_run, &g, 0, &mig);
+	if (!ret)
+		ret = bench_time(h->b, "fault-back from VRAM", gpu_fault_back_run, &g, 0, &seq);
+	if (!ret && !check(h->buf, h->large)) {
+		bench_skip(h->b, "GPU: the data that came back from VRAM is not what left");
+		ret = -EIO;
+	}
+	if (ret) {
+		if (!g.gpu || !g.mirror)
+			bench_skip(h->b, "GPU: the driver did not come up (%d)", ret);
+		gpu_bench_teardown(&g);
+		return ret;
+	}
+	bench_row_add(h->b, "device_fault_service.gpu",
+		      "device fault service, GPU (polled, hmm_range_fault + PTE)", "us", &svc,
+		      wake.median, "us", "wake-up round trip", &service);
+	bench_distribution(h->b, "hmm-latency", "device fault service, GPU", g.lat, g.nr_lat);
+	bench_row_add(h->b, "gpu_fault_kernel", "GPU kernel streaming into faults, per fault",
+		      "us", &e2e, wake.median, "us", "wake-up round trip", NULL);
+	bench_format_size(sz, sizeof(sz), h->large);
+	mig = bench_stat_rate(&mig, (double)h->large, 1e9);
+	seq = bench_stat_rate(&seq, (double)h->large, 1e9);
+	snprintf(what, sizeof(what), "migrate to VRAM (copy engine), %s", sz);
+	bench_row_add(h->b, "migrate_to_vram.large", what, "GB/s", &mig, mc.median, "GB/s",
+		      "memcpy, same size", NULL);
+	snprintf(what, sizeof(what), "sequential fault-back from VRAM, %s", sz);
+	bench_row_add(h->b, "fault_back.vram.seq.large", what, "GB/s", &seq, mc.median, "GB/s",
+		      "memcpy, same size", NULL);
+	gpu_bench_teardown(&g);
+	return 0;
+}
+#endif
+
 static int hmm_bench_run(struct bench *b)
 {
 	struct hmm_bench *h = calloc(1, sizeof(*h));
@@ -581,6 +840,10 @@ static int hmm_bench_run(struct bench *b)
 		ret = bench_migrate(h);
 	if (!ret)
 		ret = bench_fault_back(h);
+#ifdef CONFIG_GPU_HOST
+	if (!ret)
+		ret = bench_gpu(h);
+#endif
 out:
 	if (h->mirror)
 		dmirror_close(h->mirror);
@@ -599,6 +862,10 @@ const struct bench_module bench_hmm_module = {
 	.name = "hmm",
 	.summary = "hmm_range_fault, migrate to device and back, CPU fault-back throughput and "
 		   "latency",
+#ifdef CONFIG_GPU_HOST
+	.steps = 27,
+#else
 	.steps = 23,
+#endif
 	.run = hmm_bench_run,
 };

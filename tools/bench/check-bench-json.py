@@ -34,6 +34,11 @@ EXPECTED = {
             "fault_back.random", "fault_latency.median", "fault_latency.p99"],
 }
 
+# Rows that come together when the build has them (the GPU driver's in "hmm"):
+# the first present means every other must be.
+TOGETHER = {"hmm": ["device_fault_service.gpu", "gpu_fault_kernel", "migrate_to_vram.large",
+                    "fault_back.vram.seq.large"]}
+
 # Benchmarks that may be skipped for a reason of the machine, not of hetmem.
 MAY_SKIP = {"hmm": "userfaultfd not available"}
 
@@ -146,6 +151,11 @@ def main():
             for rid in EXPECTED.get(name, []):
                 if f"{name}.{rid}" not in rows:
                     errors.append(f"benchmark {name}: no row {name}.{rid}")
+            together = TOGETHER.get(name, [])
+            if together and f"{name}.{together[0]}" in rows:
+                for rid in together[1:]:
+                    if f"{name}.{rid}" not in rows:
+                        errors.append(f"benchmark {name}: no row {name}.{rid}")
 
         for row in doc["rows"]:
             if row.get("figure") and row["figure"] not in run.stdout:

@@ -21,7 +21,11 @@
  * microseconds; a wake-up through the interrupt costs more), then sleep
  * until the completion interrupt (vector GPU_IRQ_CMD, an eventfd that a
  * thread of the driver reads and turns into a broadcast). Every command
- * asks for the interrupt; the thread costs one read per burst.
+ * asks for the interrupt, but the vector is masked unless a waiter
+ * sleeps: an interrupt nobody waits for would only wake the interrupt
+ * thread, and on a small machine take a CPU from the device or from the
+ * spinning waiter. Completions while masked are signalled when the first
+ * sleeper unmasks it, so none is missed.
  *
  * The fault handler attributes a page fault to the command a stalled
  * channel is executing: the one at its HEAD.
@@ -30,6 +34,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -41,9 +46,10 @@
 #include <hetmem/pci.h>
 #include "host.h"
 
-#define WAIT_SLICE_MS 10	/* a sleeping waiter looks again this often */
-#define WAIT_WARN_S   10	/* and says so when a command takes this long */
+#define WAIT_SLICE_MS	10 /* a sleeping waiter looks again this often */
+#define WAIT_WARN_S	10 /* and says so when a command takes this long */
 #define DEFAULT_SPIN_US 20
+#define YIELD_EVERY	64 /* spinning, let a runnable thread have the CPU now and then */
 
 static unsigned long spin_ns(void)
 {
@@ -108,14 +114,24 @@ static void retire(struct gpu_channel *ch, unsigned int slot, uint32_t status)
 static void wait_until(struct gpu_host *gpu, bool (*done)(void *), void *arg)
 {
 	uint64_t t0 = now_ns(), limit = spin_ns();
+	unsigned int spins = 0;
 	int slices = 0;
 
+	/*
+	 * On a machine with fewer CPUs than busy threads, the one that would
+	 * complete the command may be waiting for ours: yield now and then.
+	 * No PAUSE in the loop: on a virtual machine a pause loop may exit to
+	 * the hypervisor, which then runs someone else for a while.
+	 */
 	while (now_ns() - t0 < limit) {
 		if (done(arg))
 			return;
-		__builtin_ia32_pause();
+		if (++spins % YIELD_EVERY == 0)
+			sched_yield();
 	}
 	pthread_mutex_lock(&gpu->irq_lock);
+	if (!gpu->sleepers++ && gpu->irq_thread_started)
+		gpu_irq_enable(gpu, GPU_IRQ_CMD, true);
 	while (!done(arg)) {
 		struct timespec t;
 		long ms = gpu->irq_thread_started ? WAIT_SLICE_MS : 1;
@@ -130,6 +146,8 @@ static void wait_until(struct gpu_host *gpu, bool (*done)(void *), void *arg)
 		if (++slices == WAIT_WARN_S * 1000 / WAIT_SLICE_MS)
 			pr_warn("a command has not completed for %d s", WAIT_WARN_S);
 	}
+	if (!--gpu->sleepers && gpu->irq_thread_started)
+		gpu_irq_enable(gpu, GPU_IRQ_CMD, false);
 	pthread_mutex_unlock(&gpu->irq_lock);
 }
 
@@ -154,19 +172,29 @@ void gpu_ch_reserve(struct gpu_channel *ch, struct gpu_submit *s)
 
 	pthread_mutex_lock(&ch->lock);
 	for (;;) {
+		unsigned int next;
 		struct slot_wait w;
 		uint32_t st;
 
 		slot = ch->tail % GPU_RING_ENTRIES;
-		if (!ch->slot[slot].owner)
-			break;
-		st = slot_status(ch, slot);
-		if (st & GPU_CMD_DONE) {
-			retire(ch, slot, st);
-			break;
-		}
-		/* The ring is full: the device has yet to finish this one. */
+		next = (slot + 1) % GPU_RING_ENTRIES;
 		w = (struct slot_wait){ ch, slot, ch->slot[slot].owner };
+		if (w.owner) {
+			st = slot_status(ch, slot);
+			if (st & GPU_CMD_DONE) {
+				retire(ch, slot, st);
+				w.owner = NULL;
+			}
+		}
+		/*
+		 * A ring holds one entry less than it has: TAIL == HEAD means
+		 * empty. The command that used the slot after ours must be done.
+		 */
+		if (!w.owner && ch->slot[next].owner && !(slot_status(ch, next) & GPU_CMD_DONE))
+			w = (struct slot_wait){ ch, next, ch->slot[next].owner };
+		if (!w.owner)
+			break;
+		/* The ring is full: the device has yet to finish that one. */
 		pthread_mutex_unlock(&ch->lock);
 		wait_until(ch->gpu, slot_done, &w);
 		pthread_mutex_lock(&ch->lock);
@@ -316,6 +344,17 @@ void gpu_channel_fini(struct gpu_host *gpu, unsigned int id)
 }
 
 /* --- the completion interrupt ---------------------------------------------------- */
+
+void gpu_irq_enable(struct gpu_host *gpu, unsigned int vector, bool on)
+{
+	pthread_mutex_lock(&gpu->mask_lock);
+	if (on)
+		gpu->irq_mask &= ~(1u << vector);
+	else
+		gpu->irq_mask |= 1u << vector;
+	gpu_writel(gpu, GPU_REG_IRQ_MASK, gpu->irq_mask);
+	pthread_mutex_unlock(&gpu->mask_lock);
+}
 
 static void *irq_thread(void *arg)
 {

@@ -3,10 +3,11 @@
  * The fault buffer: device page faults and access counter notifications.
  *
  * One driver thread reads the buffer. It waits on the fault interrupt
- * (vector GPU_IRQ_FAULT), or polls PUT for opts.poll_us after its last
- * work (always, with ~0U) so that a burst of faults pays no wake-up. A
- * batch is every entry in [GET, PUT): GET is written back at once, so the
- * device may post more while this one is serviced.
+ * (vector GPU_IRQ_FAULT, unmasked only while it sleeps), or polls PUT for
+ * opts.poll_us after its last work (always, with ~0U) so that a burst of
+ * faults pays no wake-up. A batch is every entry in [GET, PUT): GET is
+ * written back at once, so the device may post more while this one is
+ * serviced.
  *
  * Page faults, by address space then address, each serviced by policy:
  *
@@ -39,6 +40,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -319,6 +321,7 @@ static void *fault_thread(void *arg)
 	int irq = gpu->emu ? gpu_emu_irq_fd(gpu->emu, GPU_IRQ_FAULT) : -1;
 	uint64_t poll_ns = gpu->opts.poll_us == ~0U ? ~0ULL : gpu->opts.poll_us * 1000ULL;
 	uint64_t last = now_ns();
+	unsigned int spins = 0;
 
 	if (!faults || !counters) {
 		pr_err("%s: no memory for the fault handler", pci_name(gpu->pdev));
@@ -328,19 +331,38 @@ static void *fault_thread(void *arg)
 		struct pollfd p[2] = { { .fd = gpu->stop_fd, .events = POLLIN },
 				       { .fd = irq, .events = POLLIN } };
 		uint64_t v;
+		int ret;
 
 		if (fault_batch(gpu, faults, counters)) {
 			last = now_ns();
 			continue;
 		}
 		if (poll_ns && now_ns() - last < poll_ns) {
-			if (stopping(gpu))
-				break;
-			__builtin_ia32_pause();
+			/* Polling: still give a runnable thread the CPU now and then. */
+			if (++spins % 64 == 0) {
+				if (stopping(gpu))
+					break;
+				sched_yield();
+			}
 			continue;
 		}
-		/* Sleep until the interrupt (or, without one, a millisecond). */
-		if (poll(p, irq >= 0 ? 2 : 1, irq >= 0 ? -1 : 1) < 0 && errno != EINTR)
+		/*
+		 * Sleep until the interrupt (or, without one, a millisecond),
+		 * unmasked for the time being: entries posted before are
+		 * signalled at the unmask, and PUT is read again before sleeping.
+		 */
+		if (irq >= 0) {
+			gpu_irq_enable(gpu, GPU_IRQ_FAULT, true);
+			if (fault_batch(gpu, faults, counters)) {
+				gpu_irq_enable(gpu, GPU_IRQ_FAULT, false);
+				last = now_ns();
+				continue;
+			}
+		}
+		ret = poll(p, irq >= 0 ? 2 : 1, irq >= 0 ? -1 : 1);
+		if (irq >= 0)
+			gpu_irq_enable(gpu, GPU_IRQ_FAULT, false);
+		if (ret < 0 && errno != EINTR)
 			break;
 		if (p[0].revents)
 			break;

@@ -168,6 +168,9 @@ struct gpu_host {
 	pthread_mutex_t irq_lock;
 	pthread_cond_t irq_cond;
 	unsigned long irq_gen;
+	unsigned int sleepers; /* waiters asleep: the completion vector is unmasked */
+	pthread_mutex_t mask_lock; /* IRQ_MASK, and its value */
+	uint32_t irq_mask;
 	pthread_t irq_thread;
 	bool irq_thread_started;
 	int stop_fd; /* eventfd: the driver's threads exit */
@@ -217,6 +220,8 @@ __internal int gpu_ch_wait(struct gpu_channel *ch, struct gpu_submit *s, unsigne
 /* Submit @n commands and wait for all; the first error. */
 __internal int gpu_ch_run(struct gpu_channel *ch, const struct gpu_cmd *cmds, unsigned int n);
 __internal int gpu_irq_start(struct gpu_host *gpu);
+/* Let a vector signal (or not): only while somebody sleeps on it. */
+__internal void gpu_irq_enable(struct gpu_host *gpu, unsigned int vector, bool on);
 __internal void gpu_irq_stop(struct gpu_host *gpu);
 /* The command a stalled channel is working on (fault attribution); ch->lock held. */
 __internal struct gpu_submit *gpu_current_submit(struct gpu_channel *ch);

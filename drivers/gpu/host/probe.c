@@ -205,7 +205,7 @@ static void teardown(struct gpu_host *gpu)
 		gpu_channel_fini(gpu, i);
 	if (gpu->zero_dma)
 		dma_unmap_single(gpu->pdev, gpu->zero_dma, ZERO_PAGES * PAGE_SIZE, DMA_TO_DEVICE);
-	gpu_writel(gpu, GPU_REG_IRQ_MASK, ~0u);
+	gpu_writel(gpu, GPU_REG_IRQ_MASK, (1u << GPU_NR_VECTORS) - 1);
 	gpu_writel(gpu, GPU_REG_CTRL, GPU_CTRL_RESET);
 	pci_clear_master(gpu->pdev);
 	free(gpu->faults);
@@ -215,6 +215,7 @@ static void teardown(struct gpu_host *gpu)
 	dmirror_device_fini(&gpu->mdevice);
 	pthread_mutex_destroy(&gpu->irq_lock);
 	pthread_cond_destroy(&gpu->irq_cond);
+	pthread_mutex_destroy(&gpu->mask_lock);
 	pthread_mutex_destroy(&gpu->asid_lock);
 	pthread_cond_destroy(&gpu->asid_cond);
 	unbind(gpu->pdev);
@@ -242,6 +243,7 @@ struct gpu_host *gpu_host_probe(struct pci_dev *pdev, const struct gpu_host_opts
 	gpu->stop_fd = -1;
 	pthread_mutex_init(&gpu->irq_lock, NULL);
 	pthread_cond_init(&gpu->irq_cond, NULL);
+	pthread_mutex_init(&gpu->mask_lock, NULL);
 	pthread_mutex_init(&gpu->asid_lock, NULL);
 	pthread_cond_init(&gpu->asid_cond, NULL);
 	dmirror_device_init(&gpu->mdevice, &gpu_dmirror_ops, gpu);
@@ -296,8 +298,10 @@ struct gpu_host *gpu_host_probe(struct pci_dev *pdev, const struct gpu_host_opts
 	if (gpu->features & GPU_FEAT_COUNTERS)
 		gpu_writel(gpu, GPU_REG_COUNTER_THRESHOLD,
 			   gpu->policy & GPU_POLICY_MIGRATE_ON_COUNTER ? gpu->counter_threshold : 0);
-	gpu_writel(gpu, GPU_REG_IRQ_STATUS, ~0u);
-	gpu_writel(gpu, GPU_REG_IRQ_MASK, 0);
+	/* Both vectors masked until somebody sleeps on them. */
+	gpu->irq_mask = (1u << GPU_NR_VECTORS) - 1;
+	gpu_writel(gpu, GPU_REG_IRQ_MASK, gpu->irq_mask);
+	gpu_writel(gpu, GPU_REG_IRQ_STATUS, (1u << GPU_NR_VECTORS) - 1);
 	ret = gpu_irq_start(gpu);
 	if (!ret)
 		ret = gpu_vram_init(gpu);
