@@ -338,12 +338,13 @@ static void mm_destroy(struct hetmem_mm *mm)
 
 	/* Whatever is still on a device comes home while the handler runs. */
 	mm_evict_all(mm);
-	mmu_notifier_subscriptions_fini(mm);
 	__atomic_store_n(&mm->stopping, true, __ATOMIC_RELAXED);
 
 	if (write(mm->stop_fd, &one, sizeof(one)) != sizeof(one))
 		pr_err("cannot stop the handler thread: errno %d", errno);
 	pthread_join(mm->thread, NULL);
+	/* Only now: the handler sends invalidations until it stops. */
+	mmu_notifier_subscriptions_fini(mm);
 	/*
 	 * Closing the userfaultfd unregisters every range and wakes any thread
 	 * still waiting in a fault; write-protect marks lose their meaning.
