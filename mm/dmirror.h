@@ -144,8 +144,9 @@ __internal long dmirror_range_to_sys(struct dmirror_device *mdevice, struct hetm
 /*
  * Evicts the pages of [@first_pfn, @first_pfn + @npages) that are mapped
  * somewhere back to system memory (migrate_device_range()). Returns the
- * pages moved; *@busy (when not NULL) is set when some page was held by a
- * migration and stayed. At most 512 pfns at a time.
+ * pages moved; *@busy (when not NULL) is set when some page stayed: held
+ * by a migration, or its copy or install failed. At most 512 pfns at a
+ * time.
  */
 __internal long dmirror_evict_pfns(struct dmirror_device *mdevice, unsigned long first_pfn,
 				   unsigned long npages, bool *busy);

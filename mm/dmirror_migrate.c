@@ -283,7 +283,7 @@ unsigned int dmirror_migrate_to_ram(struct dmirror_device *mdevice, struct vm_fa
 long dmirror_evict_pfns(struct dmirror_device *mdevice, unsigned long first_pfn,
 			unsigned long npages, bool *busy)
 {
-	unsigned long src[RANGE_PAGES], dst[RANGE_PAGES];
+	unsigned long src[RANGE_PAGES], dst[RANGE_PAGES], collected = 0;
 	size_t staging_len = 0;
 	void *staging = NULL;
 	long moved = 0;
@@ -298,22 +298,22 @@ long dmirror_evict_pfns(struct dmirror_device *mdevice, unsigned long first_pfn,
 		struct page *page = pfn_to_page(first_pfn + i);
 
 		if (src[i] & MIGRATE_PFN_MIGRATE)
-			moved++;
+			collected++;
 		else if (busy && page && page_ref_count(page) &&
 			 __atomic_load_n(&page->private, __ATOMIC_ACQUIRE))
 			*busy = true; /* a migration has it */
 	}
-	if (!moved)
+	if (!collected)
 		return 0;
 	ret = copy_home(mdevice, hetmem_mm_current(), src, dst, npages, &staging, &staging_len);
 	migrate_device_pages(src, dst, npages);
-	moved = 0;
 	for (unsigned long i = 0; i < npages; i++)
 		moved += !!(src[i] & MIGRATE_PFN_MIGRATE);
 	migrate_device_finalize(src, dst, npages);
 	if (staging)
 		munmap(staging, staging_len);
-	if (ret && busy)
+	/* Collected but still here (no copy, no install): the caller tries again. */
+	if (busy && (ret || (unsigned long)moved < collected))
 		*busy = true;
 	__atomic_add_fetch(&mdevice->evicted, (unsigned long)moved, __ATOMIC_RELAXED);
 	return ret ? ret : moved;

@@ -208,7 +208,8 @@ int gpu_launch(struct gpu_host *gpu, struct dmirror *mirror, unsigned int kernel
  * memory the process has not mapped (or mapped PROT_NONE), -EPERM when it
  * wrote read-only memory: the fault was cancelled and the kernel stopped
  * there; -EINVAL when the device refused the command (a misaligned
- * operand, an address beyond 47 bits); -EIO for a device error.
+ * operand, an address beyond 47 bits); -ENOMEM when the device had no
+ * room for the address space's page table; -EIO for a device error.
  */
 int gpu_job_wait(struct gpu_job *job, unsigned long *faults);
 
@@ -235,8 +236,8 @@ int gpu_run(struct gpu_host *gpu, struct dmirror *mirror, unsigned int kernel,
  * The explicit policy: dmirror_migrate_to_dev() or dmirror_migrate_to_sys()
  * without reading anything back.
  *
- * Return: the number of pages that moved; -EINVAL for a bad range or one
- * not mapped readable throughout; -ENOMEM.
+ * Return: the number of pages that moved; -EINVAL for a bad range, one
+ * not mapped readable throughout, or a mirror that is not a GPU's; -ENOMEM.
  */
 long gpu_migrate(struct dmirror *mirror, void *addr, size_t len, int to_vram);
 

@@ -92,6 +92,8 @@ int gpu_status_errno(uint32_t sc)
 	case GPU_SC_BAD_ADDRESS:
 	case GPU_SC_BAD_PTE:
 		return -EINVAL;
+	case GPU_SC_INTERNAL:
+		return -ENOMEM; /* the device has no room for another page table */
 	default:
 		return -EIO;
 	}

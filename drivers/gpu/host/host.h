@@ -28,13 +28,18 @@
  *	GPU_CH_COMPUTE	kernel launches
  *
  * Locking, outermost first:
+ *	vram->evict_lock	one eviction at a time (its invalidations take
+ *				mirrors' mutexes; never taken under one)
  *	dmirror->mutex		a mirror's record and its GPU page table
- *	  gpu->asid_lock	ASID -> mirror table
  *	  vram->lock		allocation bitmap and LRU
- *	  ch->lock		a ring's slots (held briefly, never across a wait)
- * A slot's submitter owns it until it has seen the completion. Nothing
- * here holds a lock while touching process memory by address, as the
- * notifier rules require (Documentation/hmm.md).
+ *	  ch->lock		a ring's slots (held from reserve to commit,
+ *				never across a wait)
+ *	gpu->asid_lock		ASID -> mirror table (alone)
+ *	gpu->irq_lock		sleeping waiters
+ *	  gpu->mask_lock	IRQ_MASK
+ * A slot's submitter owns it until its result is taken. Nothing here
+ * holds a lock while touching process memory by address, as the notifier
+ * rules require (Documentation/hmm.md).
  */
 #ifndef HETMEM_DRIVERS_GPU_HOST_H
 #define HETMEM_DRIVERS_GPU_HOST_H
