@@ -9,6 +9,11 @@ in order, every step's section; the NVMe read must land the checksum that
 was written, switch-locally (gpu0's link got every byte, the root complex
 no peer traffic); the summary must list every step as ok (the
 device-private steps may be skipped when userfaultfd is unavailable).
+The device-private step, on the emulated GPU when the GPU driver is
+built, must bind it to gpu0, have the GPU's checksum of its input be the
+CPU's of what it wrote and its checksum of the result be the CPU's
+computation, fault everything home and verify every byte. A machine
+without GPUs skips that step and exits 1 (the NVMe read has no GPU).
 With --corrupt the P2P read's verification must fail and the exit be 1; a
 machine without an NVMe controller must exit 1; a bad --size exits 2.
 Speed is not checked. Exit 0 when all holds, 1 with the reasons when not.
@@ -128,7 +133,37 @@ def check_default(c, hetmem):
                      f"{rows.get(step)}")
         c.expect(re.search(r"CPU fault-back +ok +[1-9][0-9]* faults \+ [0-9]+ prefetched",
                            out), "the CPU touch did not fault")
+        check_hmm(c, out)
     c.expect(re.search(r"^  total +ok +[0-9.]+ s, ", out, re.M), "no total row")
+
+
+def check_hmm(c, out):
+    """The device-private step's own lines: checksums, and the GPU's."""
+    hmm = out.split("== Device-private memory", 1)[-1].split("== Summary ==", 1)[0]
+    fill = re.search(r"CPU fill +%d MiB .*checksum (0x[0-9a-f]{16})$" % HMM_MIB, hmm, re.M)
+    kern = re.search(r"device kernel +y = 3x \+ 1 over floats: [0-9.]+ ms; checksum read "
+                     r"(0x[0-9a-f]{16}), written (0x[0-9a-f]{16});", hmm)
+    ref = re.search(r"wrote what the CPU computes \(checksum (0x[0-9a-f]{16}), "
+                    r"the CPU's (0x[0-9a-f]{16})\)", hmm)
+    c.expect(fill and kern and fill.group(1) == kern.group(1),
+             "the device kernel did not read the checksum the CPU wrote")
+    c.expect(kern and ref and kern.group(2) == ref.group(1) == ref.group(2),
+             "the device's checksum of its result is not the CPU's")
+    c.expect(re.search(r"ok +verify: every byte is y = 3x \+ 1", hmm), "no verified bytes")
+    c.expect(re.search(r"^  device kernel +ok +y = 3x \+ 1, [0-9.]+ ms, [0-9]+ device faults$",
+                       out, re.M), "no device kernel row with its device faults")
+    if "device: the emulated GPU" not in hmm:
+        print("device-private step on the HMM test device: the GPU driver is not built")
+        return
+    c.expect("bound the GPU driver to gpu0 " in hmm, "the GPU driver was not bound to gpu0")
+    m = re.search(r"GPU driver +([0-9]+) kernel launches, [0-9]+ commands; ([0-9]+) device "
+                  r"faults in [0-9]+ batches,\n +([0-9]+) serviced, ([0-9]+) cancelled", hmm)
+    # FILL, two CHECKSUMs, SAXPY in place and one SAXPY per 2 MiB.
+    c.expect(m and int(m.group(1)) == 4 + HMM_MIB // 2,
+             f"GPU driver line missing or not {4 + HMM_MIB // 2} launches: "
+             f"{m.group(0) if m else None}")
+    c.expect(m and m.group(2) == m.group(3) and m.group(4) == "0",
+             "device faults not all serviced, or some cancelled")
 
 
 def check_corrupt(c, hetmem):
@@ -157,12 +192,28 @@ def check_no_nvme(c, hetmem, default_ini):
              "no NVMe controller: no failed probe row")
 
 
+def check_no_gpu(c, hetmem, default_ini):
+    text = open(default_ini, encoding="utf-8").read()
+    start = text.index("[endpoint gpu0]")
+    mid, end = text.index("[root-port rp1]"), text.index("[endpoint gpu1]")
+    with tempfile.NamedTemporaryFile("w", suffix=".ini") as f:
+        f.write(text[:start] + text[mid:end])
+        f.flush()
+        r = run(hetmem, ARGS + ["--machine", f.name])
+    rows = summary(r.stdout)
+    c.expect(r.returncode == 1, f"no GPU: exit {r.returncode}, not 1")
+    c.expect(rows.get("device-private memory", ("",))[0] == "skipped"
+             or rows.get("verify every byte", ("",))[0] == "ok",
+             f"no GPU: the device-private step neither skipped nor ran: {rows}")
+
+
 def main():
     hetmem, default_ini = sys.argv[1], sys.argv[2]
     c = Checker()
     check_default(c, hetmem)
     check_corrupt(c, hetmem)
     check_no_nvme(c, hetmem, default_ini)
+    check_no_gpu(c, hetmem, default_ini)
     r = run(hetmem, ["demo", "--size", "0"])
     c.expect(r.returncode == 2, f"--size 0: exit {r.returncode}, not 2")
     for e in c.errors:

@@ -6,7 +6,7 @@
  * the NVMe driver, then runs the steps, each in a file of its own: the
  * providers and the map type matrix (demo-p2p-matrix.c), an NVMe read
  * into GPU memory and the bounce path beside it (demo-nvme-read.c), and
- * a malloc'd buffer through device-private memory and back
+ * a malloc'd buffer through the GPU's device-private memory and back
  * (demo-hmm.c). Ends with a summary, one line per step. Exits 1 when a
  * step could not run or a check failed; a step compiled out of this
  * build, or one the system cannot run (no userfaultfd), is skipped, not
@@ -49,9 +49,10 @@ static const char demo_usage[] =
 	"CPU copy (the bounce path) and compare the rates. Show the bytes every link\n"
 	"and root complex moved, proving the direct read stayed below the switch.\n"
 	"\n"
-	"Fill a malloc'd buffer, migrate it into a device's private memory, run a\n"
-	"device kernel over it there, touch it from the CPU so it faults back, verify\n"
-	"every byte. Print a summary; exit 1 if any check fails.\n"
+	"Bind the GPU driver to gpu0; fill a malloc'd buffer, migrate it into the GPU's\n"
+	"device-private memory, run a GPU kernel over it there (y = 3x + 1, checked by\n"
+	"the GPU's checksums), touch it from the CPU so it faults back, verify every\n"
+	"byte. Print a summary; exit 1 if any check fails.\n"
 	"\n"
 	"Options:\n"
 	"  -m, --machine FILE  machine config (default: the embedded default machine)\n"

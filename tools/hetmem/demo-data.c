@@ -49,10 +49,35 @@ uint64_t demo_checksum_combine(const uint64_t *sum, size_t n)
 	return demo_checksum(sum, n * sizeof(*sum));
 }
 
-void demo_kernel_ref(void *buf, size_t len)
+void demo_kernel_fill(void *buf, uint64_t off, size_t len, uint64_t seed)
 {
+	const uint32_t mask = (1u << DEMO_KERNEL_BITS) - 1;
 	uint32_t *w = buf;
 
-	for (size_t i = 0; i < len / sizeof(*w); i++)
-		w[i] = DEMO_KERNEL_A * w[i] + DEMO_KERNEL_B;
+	demo_pattern_fill(buf, off, len, seed);
+	for (size_t i = 0; i < len / sizeof(*w); i++) {
+		float x = (float)(w[i] & mask);
+
+		memcpy(&w[i], &x, sizeof(x));
+	}
+}
+
+void demo_kernel_ref(void *buf, size_t len)
+{
+	float *y = buf;
+
+	/* Below 2^24 in and out: the multiply and the add are both exact. */
+	for (size_t i = 0; i < len / sizeof(*y); i++)
+		y[i] = (float)DEMO_KERNEL_A * y[i] + (float)DEMO_KERNEL_B;
+}
+
+uint64_t demo_fnv1a(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= FNV_PRIME;
+	}
+	return h;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * hetmem demo: the HMM test device as the device of the HMM step.
+ * hetmem demo: the HMM test device as the device of the HMM step, in
+ * builds without the GPU driver (demo-hmm-gpu.c).
  *
  * dmirror (include/hetmem/hmm-dmirror.h) has device-private memory and
  * mirrors the process the way the kernel's test_hmm driver does, but no
@@ -29,11 +30,12 @@ struct dm {
 	uint64_t device_faults;
 };
 
-static void *dm_open(void)
+static void *dm_open(struct demo *d)
 {
 	struct dm *dm = calloc(1, sizeof(*dm));
 	void *err;
 
+	(void)d;
 	if (!dm)
 		return ERR_PTR(-ENOMEM);
 	/* 16 chunks of 32 MiB on demand: room for the step's largest buffer. */
@@ -88,9 +90,9 @@ static int dm_migrate(void *priv, void *buf, size_t len, uint64_t *pages)
  * Block by block, as a GPU kernel's thread blocks would go: one staging
  * block, reused, instead of a second copy of the whole range.
  */
-static int dm_kernel(void *priv, void *buf, size_t len, uint64_t *in_sum)
+static int dm_kernel(void *priv, void *buf, size_t len, uint64_t *in_sum, uint64_t *out_sum)
 {
-	uint64_t sum = DEMO_CHECKSUM_INIT;
+	uint64_t sum = DEMO_FNV1A_INIT, out = DEMO_FNV1A_INIT;
 	void *staging = NULL;
 	int ret = 0;
 
@@ -103,12 +105,14 @@ static int dm_kernel(void *priv, void *buf, size_t len, uint64_t *in_sum)
 		ret = dm_cmd(priv, dmirror_read, at, n, staging, NULL);
 		if (ret)
 			break;
-		sum = demo_checksum_continue(sum, staging, n);
+		sum = demo_fnv1a(sum, staging, n);
 		demo_kernel_ref(staging, n);
+		out = demo_fnv1a(out, staging, n);
 		ret = dm_cmd(priv, dmirror_write, at, n, staging, NULL);
 	}
 	free(staging);
 	*in_sum = sum;
+	*out_sum = out;
 	return ret;
 }
 

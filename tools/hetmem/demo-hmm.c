@@ -11,9 +11,12 @@
  * as the faults go in order, prefetching the ones that follow). Every
  * byte must then be what the kernel made of what the CPU wrote.
  *
- * The device is a struct demo_hmm_device: the HMM test device for now
- * (demo-hmm-dmirror.c). Another device with a real kernel launch slots in
- * by providing the same operations.
+ * The device is a struct demo_hmm_device: the machine's first emulated
+ * GPU with its driver bound, the kernel launched on its compute engine
+ * (demo-hmm-gpu.c), or, in builds without the GPU driver, the HMM test
+ * device with the CPU computing between its reads and writes
+ * (demo-hmm-dmirror.c). Either checksums what it read and what it wrote;
+ * the CPU checks both against its own computation.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +36,12 @@
 #define HMM_SEED  0x484d4d /* "HMM" */
 #define VERIFY_AT (1UL << 20) /* bytes regenerated and compared at a time */
 
+#ifdef CONFIG_GPU_HOST
+#define HMM_DEVICE demo_hmm_gpu
+#else
+#define HMM_DEVICE demo_hmm_dmirror
+#endif
+
 struct hmm_step {
 	struct demo *d;
 	const struct demo_hmm_device *ops;
@@ -42,6 +51,8 @@ struct hmm_step {
 	uint64_t npages;
 	uint64_t fill_sum; /* of what the CPU wrote */
 	uint64_t in_sum; /* of what the kernel read */
+	uint64_t out_sum; /* of what the kernel wrote, as the device says */
+	uint64_t ref_sum; /* of what it should have written, as the CPU says */
 	uint64_t migrated;
 	long resident[3]; /* after migrating, after the kernel, after the touch */
 	struct demo_hmm_stats st[3]; /* the same moments */
@@ -61,20 +72,28 @@ static uint64_t touch_pages(const char *buf, size_t len)
 	return sum;
 }
 
-/* The first byte that is not the kernel's result of the pattern, or len. */
-static size_t first_difference(const char *buf, size_t len, char *scratch)
+/*
+ * The first byte that is not the kernel's result of the input, or len;
+ * *@ref_sum becomes demo_fnv1a() of the expected result.
+ */
+static size_t first_difference(const char *buf, size_t len, char *scratch, uint64_t *ref_sum)
 {
+	uint64_t sum = DEMO_FNV1A_INIT;
+	size_t bad = len;
+
 	for (size_t off = 0; off < len; off += VERIFY_AT) {
 		size_t n = len - off < VERIFY_AT ? len - off : VERIFY_AT;
 
-		demo_pattern_fill(scratch, off, n, HMM_SEED);
+		demo_kernel_fill(scratch, off, n, HMM_SEED);
 		demo_kernel_ref(scratch, n);
-		if (memcmp(buf + off, scratch, n))
-			for (size_t i = 0; i < n; i++)
+		sum = demo_fnv1a(sum, scratch, n);
+		if (bad == len && memcmp(buf + off, scratch, n))
+			for (size_t i = 0; i < n && bad == len; i++)
 				if (buf[off + i] != scratch[i])
-					return off + i;
+					bad = off + i;
 	}
-	return len;
+	*ref_sum = sum;
+	return bad;
 }
 
 /* Each phase after the other; the first error stops the rest. */
@@ -84,9 +103,9 @@ static int run(struct hmm_step *s)
 	int ret;
 
 	t = demo_now();
-	demo_pattern_fill(s->buf, 0, s->len, HMM_SEED);
+	demo_kernel_fill(s->buf, 0, s->len, HMM_SEED);
 	s->t_fill = demo_now() - t;
-	s->fill_sum = demo_checksum(s->buf, s->len);
+	s->fill_sum = demo_fnv1a(DEMO_FNV1A_INIT, s->buf, s->len);
 
 	t = demo_now();
 	ret = s->ops->migrate(s->dev, s->buf, s->len, &s->migrated);
@@ -100,7 +119,7 @@ static int run(struct hmm_step *s)
 	s->ops->stats(s->dev, &s->st[0]);
 
 	t = demo_now();
-	ret = s->ops->kernel(s->dev, s->buf, s->len, &s->in_sum);
+	ret = s->ops->kernel(s->dev, s->buf, s->len, &s->in_sum, &s->out_sum);
 	s->t_kernel = demo_now() - t;
 	if (ret) {
 		fprintf(stderr, "%s: the device kernel failed: %s\n", s->d->prog, strerror(-ret));
@@ -126,17 +145,17 @@ static void print_run(const struct hmm_step *s)
 	if (s->ops->note)
 		printf("    (%s)\n", s->ops->note);
 	printf("\n  CPU fill        %s malloc'd at %p, %" PRIu64
-	       " pages: %.1f ms, checksum 0x%016" PRIx64 "\n",
+	       " pages of floats: %.1f ms, checksum 0x%016" PRIx64 "\n",
 	       cli_format_size(a, sizeof(a), s->len), s->buf, s->npages, s->t_fill * 1e3,
 	       s->fill_sum);
 	printf("  migrate         %" PRIu64 " pages to device-private memory: %.1f ms, %.2f GB/s;"
 	       " %ld device-private\n",
 	       s->migrated, s->t_migrate * 1e3, demo_gbps(s->len, s->t_migrate), s->resident[0]);
-	printf("  device kernel   y = %ux + %u on 32-bit words: %.1f ms; read checksum 0x%016" PRIx64
-	       ";\n"
+	printf("  device kernel   y = %ux + %u over floats: %.1f ms; checksum read 0x%016" PRIx64
+	       ", written 0x%016" PRIx64 ";\n"
 	       "                  %" PRIu64 " device faults, %" PRIu64 " CPU faults, %ld pages"
 	       " still device-private\n",
-	       DEMO_KERNEL_A, DEMO_KERNEL_B, s->t_kernel * 1e3, s->in_sum,
+	       DEMO_KERNEL_A, DEMO_KERNEL_B, s->t_kernel * 1e3, s->in_sum, s->out_sum,
 	       k->device_faults - m->device_faults, k->cpu_faults - m->cpu_faults, s->resident[1]);
 	printf("  CPU touch       one load per page: %.1f ms, %.2f GB/s; %" PRIu64 " CPU faults,"
 	       " %" PRIu64 " pages prefetched,\n"
@@ -159,6 +178,10 @@ static void check(struct hmm_step *s)
 	s->ok_migrate = d->failed == mark;
 	demo_check(d, s->in_sum == s->fill_sum,
 		   "device kernel: read what the CPU wrote (checksum 0x%016" PRIx64 ")", s->in_sum);
+	demo_check(d, s->out_sum == s->ref_sum,
+		   "device kernel: wrote what the CPU computes (checksum 0x%016" PRIx64
+		   ", the CPU's 0x%016" PRIx64 ")",
+		   s->out_sum, s->ref_sum);
 	demo_check(d, s->resident[1] == (long)s->npages && k->cpu_faults == m->cpu_faults,
 		   "device kernel: ran in device memory, nothing came home (%ld device-private, "
 		   "%" PRIu64 " CPU faults)",
@@ -191,8 +214,9 @@ static void summarize(struct hmm_step *s)
 	demo_row(d, "migrate to device memory", result(s->ok_migrate),
 		 "%s, %" PRIu64 " pages, %.2f GB/s", cli_format_size(a, sizeof(a), s->len),
 		 s->migrated, demo_gbps(s->len, s->t_migrate));
-	demo_row(d, "device kernel", result(s->ok_kernel), "y = %ux + %u, %.1f ms", DEMO_KERNEL_A,
-		 DEMO_KERNEL_B, s->t_kernel * 1e3);
+	demo_row(d, "device kernel", result(s->ok_kernel),
+		 "y = %ux + %u, %.1f ms, %" PRIu64 " device faults", DEMO_KERNEL_A, DEMO_KERNEL_B,
+		 s->t_kernel * 1e3, s->st[1].device_faults - s->st[0].device_faults);
 	demo_row(d, "CPU fault-back", result(s->ok_touch),
 		 "%" PRIu64 " faults + %" PRIu64 " prefetched, %.2f GB/s",
 		 f->cpu_faults - k->cpu_faults, f->prefetched - k->prefetched,
@@ -231,7 +255,7 @@ static int open_device(struct hmm_step *s)
 		     "under Valgrind");
 		return 1;
 	}
-	s->dev = s->ops->open();
+	s->dev = s->ops->open(s->d);
 	if (!IS_ERR(s->dev))
 		return 0;
 	err = (int)PTR_ERR(s->dev);
@@ -248,13 +272,17 @@ static int open_device(struct hmm_step *s)
 		     "userfaultfd lacks write-protect");
 		return 1;
 	}
+	if (err == -ENODEV) {
+		skip(s, "the machine has no emulated GPU (a \"model = gpu\" endpoint)", "no GPU");
+		return 1;
+	}
 	fprintf(stderr, "%s: %s: %s\n", s->d->prog, s->ops->name, strerror(-err));
 	return err;
 }
 
 int demo_hmm(struct demo *d, size_t len)
 {
-	struct hmm_step s = { .d = d, .ops = &demo_hmm_dmirror, .len = len, .npages = len / PAGE };
+	struct hmm_step s = { .d = d, .ops = &HMM_DEVICE, .len = len, .npages = len / PAGE };
 	char *scratch = NULL;
 	void *buf = NULL;
 	int ret;
@@ -272,8 +300,10 @@ int demo_hmm(struct demo *d, size_t len)
 	ret = run(&s);
 	if (ret)
 		goto out;
-	s.bad = first_difference(s.buf, s.len, scratch);
+	s.bad = first_difference(s.buf, s.len, scratch, &s.ref_sum);
 	print_run(&s);
+	if (s.ops->report)
+		s.ops->report(s.dev);
 	check(&s);
 	summarize(&s);
 out:

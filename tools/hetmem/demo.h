@@ -152,9 +152,14 @@ double demo_gbps(uint64_t bytes, double seconds);
 
 /* --- demo-data.c: patterns and checksums ----------------------------------- */
 
-/* The device kernel of the HMM step: y = A * x + B per 32-bit word. */
-#define DEMO_KERNEL_A 3u
-#define DEMO_KERNEL_B 1u
+/*
+ * The device kernel of the HMM step: y = A * x + B over single-precision
+ * floats that hold integers below 2^DEMO_KERNEL_BITS, so every result is
+ * exact (below 2^24) and the CPU can say what each word must be.
+ */
+#define DEMO_KERNEL_A	 3u
+#define DEMO_KERNEL_B	 1u
+#define DEMO_KERNEL_BITS 22
 
 /**
  * demo_pattern_fill - the demo's data for a range of a byte stream
@@ -205,15 +210,43 @@ uint64_t demo_checksum_continue(uint64_t sum, const void *buf, size_t len);
 uint64_t demo_checksum_combine(const uint64_t *sum, size_t n);
 
 /**
+ * demo_kernel_fill - the HMM step's input for a range of its buffer
+ * @buf: where it goes, 8-byte aligned
+ * @off: the buffer offset of @buf[0], a multiple of 8
+ * @len: bytes, a multiple of 8
+ * @seed: which stream
+ *
+ * Floats holding integers below 2^DEMO_KERNEL_BITS, each following from
+ * @seed and its offset alone (demo_pattern_fill()).
+ */
+void demo_kernel_fill(void *buf, uint64_t off, size_t len, uint64_t seed);
+
+/**
  * demo_kernel_ref - the device kernel, computed by the CPU
- * @buf: 32-bit words, 4-byte aligned
+ * @buf: floats from demo_kernel_fill(), 4-byte aligned
  * @len: bytes, a multiple of 4
  *
- * y = DEMO_KERNEL_A * x + DEMO_KERNEL_B in place, modulo 2^32: what the
- * HMM step expects of the device, and how a device without a compute
- * engine of its own runs it.
+ * y = DEMO_KERNEL_A * x + DEMO_KERNEL_B in place, in single precision
+ * (exact for these inputs): what the HMM step expects of the device, and
+ * how a device without a compute engine of its own runs it.
  */
 void demo_kernel_ref(void *buf, size_t len);
+
+/* Where demo_fnv1a() starts: the GPU's FNV offset basis. */
+#define DEMO_FNV1A_INIT 0xcbf29ce484222325ULL
+
+/**
+ * demo_fnv1a - extend a byte-wise 64-bit FNV-1a hash
+ * @h: the hash so far (DEMO_FNV1A_INIT for nothing)
+ * @buf: the next bytes
+ * @len: how many
+ *
+ * The hash the emulated GPU's checksum kernel computes (GPU_KERNEL_CHECKSUM):
+ * for each byte h ^= byte, h *= 0x100000001b3.
+ *
+ * Return: the hash of everything so far.
+ */
+uint64_t demo_fnv1a(uint64_t h, const void *buf, size_t len);
 
 /* --- demo-progress.c: a progress bar -------------------------------------- */
 
@@ -447,11 +480,13 @@ static inline int demo_nvme_read(struct demo *d, size_t len)
  * private memory, runs a device kernel over it there, touches it from the
  * CPU so that it faults back, verifies every byte and prints timings and
  * fault counts (demo-hmm.c; the device behind it is a struct
- * demo_hmm_device).
+ * demo_hmm_device: the machine's first emulated GPU with CONFIG_GPU_HOST,
+ * the HMM test device without).
  *
  * Without userfaultfd (not allowed here, or a kernel without its
  * write-protect and events), or under Valgrind, where a CPU fault on
- * registered memory is never served, the step says why and is skipped.
+ * registered memory is never served, or on a machine without an emulated
+ * GPU (CONFIG_GPU_HOST), the step says why and is skipped.
  *
  * Return: 0 when the step ran (its checks counted in @d) or was skipped,
  * -ENOMEM, or the error of the device (creating it, migrating, running
@@ -484,36 +519,46 @@ struct demo_hmm_stats {
  *			    process, as the HMM step uses it
  * @name: what the output calls it
  * @note: one line on how it runs the kernel, or NULL
- * @open: create it and mirror the calling process; Return: the device's
- *	  state, or an ERR_PTR (-EPERM or -ENOSYS: no userfaultfd here)
+ * @open: bind to the machine's device and mirror the calling process;
+ *	  Return: the device's state, or an ERR_PTR (-EPERM or -ENOSYS: no
+ *	  userfaultfd here; -ENODEV: the machine has no such device)
  * @close: stop mirroring and free it (its pages are evicted home first)
  * @migrate: move [@buf, @buf + @len) into its private memory; *@pages
  *	     counts those that moved. Return: 0 or a negative errno.
- * @kernel: run the device kernel over [@buf, @buf + @len) where the data
- *	    is; *@in_sum is demo_checksum() of the input as the device read
- *	    it. Return: 0 or a negative errno.
+ * @kernel: run the device kernel (demo_kernel_ref()) over [@buf, @buf +
+ *	    @len) where the data is; *@in_sum is demo_fnv1a() of the input
+ *	    as the device read it, *@out_sum of the result as the device
+ *	    wrote it. Return: 0 or a negative errno.
  * @resident: how many pages of [@buf, @buf + @len) are in its private
  *	      memory, looked up without faulting. Return: the count or a
  *	      negative errno.
  * @stats: its counters since open
+ * @report: print what its driver did since open, or NULL
  *
- * The HMM test device (demo-hmm-dmirror.c) is one; the emulated GPU's
- * driver, with a real kernel launch, is meant to be another.
+ * The emulated GPU's driver (demo-hmm-gpu.c) is one, with real kernel
+ * launches; the HMM test device (demo-hmm-dmirror.c) is the other, for
+ * builds without the GPU driver.
  */
 struct demo_hmm_device {
 	const char *name;
 	const char *note;
-	void *(*open)(void);
+	void *(*open)(struct demo *d);
 	void (*close)(void *dev);
 	int (*migrate)(void *dev, void *buf, size_t len, uint64_t *pages);
-	int (*kernel)(void *dev, void *buf, size_t len, uint64_t *in_sum);
+	int (*kernel)(void *dev, void *buf, size_t len, uint64_t *in_sum, uint64_t *out_sum);
 	long (*resident)(void *dev, void *buf, size_t len);
 	void (*stats)(void *dev, struct demo_hmm_stats *s);
+	void (*report)(void *dev);
 };
 
 #if defined(CONFIG_HMM_MIRROR) && defined(CONFIG_DEVICE_PRIVATE) && defined(CONFIG_ZONE_DEVICE)
 /* The HMM test device (include/hetmem/hmm-dmirror.h). */
 extern const struct demo_hmm_device demo_hmm_dmirror;
+#endif
+
+#ifdef CONFIG_GPU_HOST
+/* The emulated GPU's driver on the machine's first GPU (include/hetmem/gpu.h). */
+extern const struct demo_hmm_device demo_hmm_gpu;
 #endif
 
 #endif /* HETMEM_TOOL_DEMO_H */
