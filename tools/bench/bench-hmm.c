@@ -82,6 +82,8 @@ struct hmm_bench {
 	unsigned long *order; /* page indices, shuffled */
 	double *lat; /* latencies of single faults, us */
 	size_t nr_lat;
+	/* The test device's figures on the large range, GB/s, for the GPU's rows. */
+	double to_dev_large, to_sys_large, seq_large;
 	int err;
 };
 
@@ -458,6 +460,9 @@ static int bench_migrate(struct hmm_bench *h)
 		bench_point(h->b, "hmm-migrate", "memcpy", x, mc.median);
 		if (!last)
 			continue;
+		h->to_dev_large = dev.median;
+		h->to_sys_large = sys.median;
+		h->seq_large = seq.median;
 		snprintf(what, sizeof(what), "migrate to device, %s", sz);
 		bench_row_add(h->b, "migrate_to_dev.large", what, "GB/s", &dev, mc.median, "GB/s",
 			      "memcpy, same size", &to_dev_t);
@@ -571,7 +576,13 @@ static int gpu_bench_setup(struct gpu_bench *g)
 		.vram_size = g->h->large + (32UL << 20),
 		.bar2_size = 16UL << 20,
 	};
-	struct gpu_host_opts o = { .size = sizeof(o), .fault_window = 1, .poll_us = ~0U };
+	/*
+	 * No P2P: the BAR2 window of this GPU would sit where the run's own
+	 * machine has gpu0's, and nothing here DMAs into it.
+	 */
+	struct gpu_host_opts o = {
+		.size = sizeof(o), .fault_window = 1, .poll_us = ~0U, .no_p2p = 1,
+	};
 	struct pci_host_bridge *hb;
 	struct pci_dev *rp;
 
@@ -717,6 +728,26 @@ static double gpu_migrate_run(void *arg, uint64_t n)
 	return t;
 }
 
+static double gpu_migrate_back_run(void *arg, uint64_t n)
+{
+	struct gpu_bench *g = arg;
+	double t = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		long moved = gpu_migrate(g->mirror, g->h->buf, g->h->large, 1);
+		double t0;
+
+		if (moved < 0)
+			return (double)moved;
+		t0 = bench_now();
+		moved = gpu_migrate(g->mirror, g->h->buf, g->h->large, 0);
+		t += bench_now() - t0;
+		if (moved < 0)
+			return (double)moved;
+	}
+	return t;
+}
+
 static double gpu_fault_back_run(void *arg, uint64_t n)
 {
 	struct gpu_bench *g = arg;
@@ -742,7 +773,7 @@ static int bench_gpu(struct hmm_bench *h)
 {
 	static const struct bench_target service = { BENCH_TARGET_VALUE_LE, 5, "<= 5 us, polling" };
 	struct gpu_bench g = { .h = h };
-	struct bench_stat svc, e2e, wake, mig, seq, mc;
+	struct bench_stat svc, e2e, wake, mig, back, seq, mc;
 	char sz[16], what[64];
 	int ret = gpu_bench_setup(&g);
 
@@ -755,6 +786,8 @@ static int bench_gpu(struct hmm_bench *h)
 				    &e2e);
 	if (!ret)
 		ret = bench_time(h->b, "migrate to VRAM", gpu_migrate_run, &g, 0, &mig);
+	if (!ret)
+		ret = bench_time(h->b, "migrate from VRAM", gpu_migrate_back_run, &g, 0, &back);
 	if (!ret)
 		ret = bench_time(h->b, "fault-back from VRAM", gpu_fault_back_run, &g, 0, &seq);
 	if (!ret && !check(h->buf, h->large)) {
@@ -775,13 +808,28 @@ static int bench_gpu(struct hmm_bench *h)
 		      "us", &e2e, wake.median, "us", "wake-up round trip", NULL);
 	bench_format_size(sz, sizeof(sz), h->large);
 	mig = bench_stat_rate(&mig, (double)h->large, 1e9);
+	back = bench_stat_rate(&back, (double)h->large, 1e9);
 	seq = bench_stat_rate(&seq, (double)h->large, 1e9);
 	snprintf(what, sizeof(what), "migrate to VRAM (copy engine), %s", sz);
 	bench_row_add(h->b, "migrate_to_vram.large", what, "GB/s", &mig, mc.median, "GB/s",
 		      "memcpy, same size", NULL);
+	/* The same migration on the anonymous test device, measured above. */
+	bench_row_add(h->b, "migrate_to_vram.vs_dmirror", what, "GB/s", &mig, h->to_dev_large,
+		      "GB/s", "test device (CPU copy)", NULL);
+	snprintf(what, sizeof(what), "migrate from VRAM (copy engine), %s", sz);
+	bench_row_add(h->b, "migrate_from_vram.large", what, "GB/s", &back, mc.median, "GB/s",
+		      "memcpy, same size", NULL);
+	bench_row_add(h->b, "migrate_from_vram.vs_dmirror", what, "GB/s", &back,
+		      h->to_sys_large, "GB/s", "test device (CPU copy)", NULL);
 	snprintf(what, sizeof(what), "sequential fault-back from VRAM, %s", sz);
 	bench_row_add(h->b, "fault_back.vram.seq.large", what, "GB/s", &seq, mc.median, "GB/s",
 		      "memcpy, same size", NULL);
+	bench_row_add(h->b, "fault_back.vram.seq.vs_dmirror", what, "GB/s", &seq,
+		      h->seq_large, "GB/s", "test device", NULL);
+	bench_point(h->b, "hmm-migrate", "GPU: migrate to VRAM", (double)h->large / 1024,
+		    mig.median);
+	bench_point(h->b, "hmm-migrate", "GPU: migrate from VRAM", (double)h->large / 1024,
+		    back.median);
 	gpu_bench_teardown(&g);
 	return 0;
 }
@@ -863,7 +911,7 @@ const struct bench_module bench_hmm_module = {
 	.summary = "hmm_range_fault, migrate to device and back, CPU fault-back throughput and "
 		   "latency",
 #ifdef CONFIG_GPU_HOST
-	.steps = 27,
+	.steps = 28,
 #else
 	.steps = 23,
 #endif

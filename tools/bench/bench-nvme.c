@@ -118,6 +118,8 @@ struct nvme_dev {
 
 struct nvme_bench {
 	struct bench *b;
+	struct machine *m; /* the machine the controllers are on */
+	bool cmb_only; /* the CMB copy alone: no GPU memory needed */
 	struct nvme_dev dev[2];
 	unsigned int nr_dev;
 	uint64_t ws; /* working set, bytes */
@@ -587,7 +589,7 @@ static int copy_check(struct nvme_bench *nb, struct nvme_dev *dst)
 	return 0;
 }
 
-static int bench_cmb(struct nvme_bench *nb)
+static int bench_cmb(struct nvme_bench *nb, const char *id, const char *where)
 {
 	struct nvme_dev *dst = &nb->dev[nb->nr_dev - 1];
 	struct bench_stat cmb, host;
@@ -602,8 +604,8 @@ static int bench_cmb(struct nvme_bench *nb)
 	ret = workers_start(nb, 1, dst);
 	if (!ret) {
 		/* Read from the first controller into the CMB, written to its owner's namespace. */
-		snprintf(what, sizeof(what), "CMB copy 128 KiB QD8, %s -> %s CMB",
-			 pci_dev_label(nb->dev[0].pdev), pci_dev_label(dst->pdev));
+		snprintf(what, sizeof(what), "CMB copy 128 KiB QD8, %s -> %s CMB%s",
+			 pci_dev_label(nb->dev[0].pdev), pci_dev_label(dst->pdev), where);
 		ret = measure_copy(nb, dst, dst->cmb, what, &cmb);
 	}
 	if (!ret)
@@ -626,7 +628,7 @@ static int bench_cmb(struct nvme_bench *nb)
 		return ret;
 	cmb = bench_stat_rate(&cmb, COPY_LEN, 1e9);
 	host = bench_stat_rate(&host, COPY_LEN, 1e9);
-	bench_row_add(nb->b, "cmb_copy.128k", what, "GB/s", &cmb, host.median, "GB/s",
+	bench_row_add(nb->b, id, what, "GB/s", &cmb, host.median, "GB/s",
 		      "copy via host memory", NULL);
 	return 0;
 }
@@ -699,7 +701,7 @@ static int fill(struct nvme_bench *nb, struct nvme_dev *d)
 
 static int setup(struct nvme_bench *nb)
 {
-	struct machine *m = bench_machine(nb->b);
+	struct machine *m = nb->m;
 	struct pci_dev *dev = NULL;
 	struct nvme_dev *last;
 	int ret;
@@ -711,8 +713,9 @@ static int setup(struct nvme_bench *nb)
 		bench_skip(nb->b, "the machine has no emulated NVMe controller");
 		return -ENODEV;
 	}
-	nb->gpu_dev = bench_p2p_provider(nb->b, nb->dev[0].pdev, PCI_P2PDMA_MAP_BUS_ADDR);
-	if (!nb->gpu_dev) {
+	if (!nb->cmb_only)
+		nb->gpu_dev = bench_p2p_provider(nb->b, nb->dev[0].pdev, PCI_P2PDMA_MAP_BUS_ADDR);
+	if (!nb->cmb_only && !nb->gpu_dev) {
 		bench_skip(nb->b, "no GPU memory at map type BUS_ADDR from %s",
 			   pci_dev_label(nb->dev[0].pdev));
 		return -ENODEV;
@@ -735,8 +738,9 @@ static int setup(struct nvme_bench *nb)
 		}
 	}
 	nb->host = aligned_alloc(4096, HOST_BUF);
-	nb->gpu = pci_alloc_p2pmem(nb->gpu_dev, HOST_BUF);
-	if (!nb->host || !nb->gpu)
+	if (!nb->cmb_only)
+		nb->gpu = pci_alloc_p2pmem(nb->gpu_dev, HOST_BUF);
+	if (!nb->host || (!nb->cmb_only && !nb->gpu))
 		return -ENOMEM;
 	memset(nb->host, 0, HOST_BUF);
 	bench_progress_note(nb->b, "writing the working set");
@@ -748,7 +752,8 @@ static int setup(struct nvme_bench *nb)
 	 * reads into the last controller's CMB on dev[0] and writes from it
 	 * on the last one; the host buffer serves both ways on both.
 	 */
-	ret = nvme_ctrl_register_buffer(nb->dev[0].ctrl, nb->gpu, HOST_BUF);
+	if (nb->gpu)
+		ret = nvme_ctrl_register_buffer(nb->dev[0].ctrl, nb->gpu, HOST_BUF);
 	for (unsigned int i = 0; i < nb->nr_dev && !ret; i++) {
 		ret = nvme_ctrl_register_buffer(nb->dev[i].ctrl, nb->host, HOST_BUF);
 		if (!ret && last->cmb && (i == 0 || &nb->dev[i] == last))
@@ -767,7 +772,8 @@ static void teardown(struct nvme_bench *nb)
 		if (!nb->dev[i].ctrl)
 			continue;
 		nvme_ctrl_unregister_buffer(nb->dev[i].ctrl, nb->host);
-		nvme_ctrl_unregister_buffer(nb->dev[i].ctrl, nb->gpu);
+		if (nb->gpu)
+			nvme_ctrl_unregister_buffer(nb->dev[i].ctrl, nb->gpu);
 		if (last->cmb)
 			nvme_ctrl_unregister_buffer(nb->dev[i].ctrl, last->cmb);
 	}
@@ -778,23 +784,120 @@ static void teardown(struct nvme_bench *nb)
 		dev_remove(&nb->dev[i]);
 }
 
+/*
+ * The machine of the CMB copy when the run's has one controller: the
+ * default machine with nvme1 on a third port of sw0, beside nvme0. Its
+ * domain and bus offset differ from the default machine's, so that both
+ * exist at once without their BARs' CPU addresses meeting.
+ */
+static const struct {
+	const char *from, *to;
+} two_ctrl_edits[] = {
+	{ "domain = 0x1000", "domain = 0x2000" },
+	{ "bus-offset = 0x800000000000", "bus-offset = 0x900000000000" },
+	{ "ports = 2", "ports = 3" },
+};
+
+static const char two_ctrl_nvme1[] = "\n[endpoint nvme1]\n"
+				     "parent = sw0.2\n"
+				     "model = nvme\n"
+				     "function = 0\n"
+				     "vendor = 0x4854\n"
+				     "device = 0x0001\n"
+				     "class = 0x010802\n"
+				     "ns1 = 256M\n"
+				     "ns1-lba = 512\n"
+				     "cmb = 64M\n";
+
+/* Return: 0 with the text in *@out (free() it), -ENOMEM, or -ENODEV when the default changed. */
+static int two_ctrl_config(char **out)
+{
+	const char *def = machine_default_config();
+	size_t len = strlen(def) + sizeof(two_ctrl_nvme1);
+	char *text = malloc(len), *at;
+
+	if (!text)
+		return -ENOMEM;
+	snprintf(text, len, "%s", def);
+	for (size_t i = 0; i < sizeof(two_ctrl_edits) / sizeof(two_ctrl_edits[0]); i++) {
+		size_t from = strlen(two_ctrl_edits[i].from), to = strlen(two_ctrl_edits[i].to);
+
+		at = strstr(text, two_ctrl_edits[i].from);
+		if (!at || from != to) {
+			free(text);
+			return -ENODEV;
+		}
+		memcpy(at, two_ctrl_edits[i].to, to);
+	}
+	strcat(text, two_ctrl_nvme1);
+	*out = text;
+	return 0;
+}
+
+/* The CMB copy between two controllers, on a machine built for it. */
+static int cmb_two_ctrl(struct bench *b)
+{
+	struct nvme_bench *nb;
+	struct machine *m;
+	char err[256] = "";
+	char *text = NULL;
+	int ret = two_ctrl_config(&text);
+
+	if (ret == -ENODEV)
+		bench_skip(b, "cannot derive a two-controller machine from the default one");
+	if (ret)
+		return ret;
+	m = machine_load_string(text, "default machine + nvme1", err, sizeof(err));
+	free(text);
+	if (IS_ERR_OR_NULL(m)) {
+		bench_skip(b, "two-controller machine: %s", err[0] ? err : "cannot build it");
+		return m ? (int)PTR_ERR(m) : -ENOMEM;
+	}
+	nb = calloc(1, sizeof(*nb));
+	if (!nb) {
+		machine_destroy(m);
+		return -ENOMEM;
+	}
+	nb->b = b;
+	nb->m = m;
+	nb->cmb_only = true;
+	bench_progress_note(b, "CMB copy on the default machine + nvme1");
+	ret = setup(nb);
+	if (!ret && nb->nr_dev < 2) {
+		bench_skip(b, "the two-controller machine has %u controller", nb->nr_dev);
+		ret = -ENODEV;
+	}
+	if (!ret)
+		ret = bench_cmb(nb, "cmb_copy.128k", " (default+nvme1)");
+	teardown(nb);
+	free(nb);
+	machine_destroy(m);
+	return ret;
+}
+
 static int nvme_bench(struct bench *b)
 {
 	struct nvme_bench *nb = calloc(1, sizeof(*nb));
+	unsigned int nr_dev;
 	int ret;
 
 	if (!nb)
 		return -ENOMEM;
 	nb->b = b;
+	nb->m = bench_machine(b);
 	ret = setup(nb);
 	if (!ret)
 		ret = bench_iops(nb);
 	if (!ret)
 		ret = bench_seq(nb);
+	/* With one controller, the copy within it, and between two on a machine of its own. */
 	if (!ret)
-		ret = bench_cmb(nb);
+		ret = bench_cmb(nb, nb->nr_dev > 1 ? "cmb_copy.128k" : "cmb_copy.within.128k", "");
+	nr_dev = nb->nr_dev;
 	teardown(nb);
 	free(nb);
+	if (!ret && nr_dev == 1)
+		ret = cmb_two_ctrl(b);
 	return ret;
 }
 
@@ -802,6 +905,6 @@ const struct bench_module bench_nvme_module = {
 	.name = "nvme",
 	.summary = "NVMe 4 KiB random read IOPS, sequential read into GPU memory P2P vs bounce, "
 		   "CMB copy",
-	.steps = 28,
+	.steps = 30,
 	.run = nvme_bench,
 };

@@ -57,9 +57,17 @@ static const char *fmt_num(char *s, size_t n, double v)
 
 /* --- the table ------------------------------------------------------------------------- */
 
+static int max_width(int w, const char *s)
+{
+	int n = (int)strlen(s);
+
+	return n > w ? n : w;
+}
+
 void bench_print_table(struct bench *b, FILE *out)
 {
 	unsigned int missed = 0, judged = 0;
+	int w_fig = 6, w_unit = 4, w_runit = 4, w_ref = 12, w_tgt = 6;
 	char v[24], r[24], q[24];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -82,16 +90,27 @@ void bench_print_table(struct bench *b, FILE *out)
 		}
 		fputc('\n', out);
 	}
-	fprintf(out, "%-8s %-46s %9s %-6s %5s  %9s %-5s %-22s %7s  %-16s %s\n", "bench", "figure",
-		"value", "unit", "±", "reference", "unit", "reference is", "ratio", "target",
-		"met");
+	/* Columns as wide as their widest entry, so that long figures keep the table straight. */
 	for (size_t i = 0; i < b->nr_rows; i++) {
 		const struct bench_row *row = &b->rows[i];
 
-		fprintf(out, "%-8s %-46s %9s %-6s %3.0f%%  %9s %-5s %-22s %7s  %-16s %s\n",
-			row->bench, row->figure, fmt_num(v, sizeof(v), row->value), row->unit,
-			100 * row->spread, fmt_num(r, sizeof(r), row->ref), row->ref_unit,
-			row->ref_name, fmt_num(q, sizeof(q), row->ratio), row->target,
+		w_fig = max_width(w_fig, row->figure);
+		w_unit = max_width(w_unit, row->unit);
+		w_runit = max_width(w_runit, row->ref_unit);
+		w_ref = max_width(w_ref, row->ref_name);
+		w_tgt = max_width(w_tgt, row->target);
+	}
+	fprintf(out, "%-8s %-*s %9s %-*s %5s  %9s %-*s %-*s %7s  %-*s %s\n", "bench", w_fig,
+		"figure", "value", w_unit, "unit", "±", "reference", w_runit, "unit", w_ref,
+		"reference is", "ratio", w_tgt, "target", "met");
+	for (size_t i = 0; i < b->nr_rows; i++) {
+		const struct bench_row *row = &b->rows[i];
+
+		fprintf(out, "%-8s %-*s %9s %-*s %3.0f%%  %9s %-*s %-*s %7s  %-*s %s\n",
+			row->bench, w_fig, row->figure, fmt_num(v, sizeof(v), row->value), w_unit,
+			row->unit, 100 * row->spread, fmt_num(r, sizeof(r), row->ref), w_runit,
+			row->ref_unit, w_ref, row->ref_name, fmt_num(q, sizeof(q), row->ratio), w_tgt,
+			row->target,
 			row->met == BENCH_MET_NO ? "NO" : met_name(row->met));
 		if (row->met != BENCH_MET_NA)
 			judged++;

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 """Smoke test of `hetmem bench`: the shape of its output, never its speed.
 
-Usage: check-bench-json.py HETMEM
+Usage: check-bench-json.py HETMEM [--gpu]
+
+--gpu: the build has the GPU driver, so the GPU's rows of "hmm" must be
+there too.
 
 Runs `hetmem bench --quick --json FILE` (and --plot DIR when gnuplot is
 installed) and checks that every benchmark built into the tool ran, that
@@ -28,16 +31,22 @@ EXPECTED = {
                "read.p2p.128k", "read.host.128k", "write.p2p.1024k", "write.host.1024k"],
     "nvme": [f"randread.qd{q}.t{t}" for t in (1, 2) for q in (1, 8, 32)]
             + [f"seq.p2p.{s}k.vs_{r}" for s in (4, 128, 1024) for r in ("bounce", "memcpy")]
-            + ["seq.bounce.128k", "cmb_copy.128k"],
+            + ["seq.bounce.128k", "cmb_copy.within.128k", "cmb_copy.128k"],
     "hmm": ["range_fault.large", "device_fault_service", "migrate_to_dev.large",
             "migrate_to_sys.large", "fault_back.seq.large", "fault_back.seq.small",
             "fault_back.random", "fault_latency.median", "fault_latency.p99"],
 }
 
-# Rows that come together when the build has them (the GPU driver's in "hmm"):
-# the first present means every other must be.
+# Rows of the GPU driver in "hmm": all there with --gpu; without it, the
+# first present means every other must be.
 TOGETHER = {"hmm": ["device_fault_service.gpu", "gpu_fault_kernel", "migrate_to_vram.large",
-                    "fault_back.vram.seq.large"]}
+                    "migrate_to_vram.vs_dmirror", "migrate_from_vram.large",
+                    "migrate_from_vram.vs_dmirror", "fault_back.vram.seq.large",
+                    "fault_back.vram.seq.vs_dmirror"]}
+
+# Charts every run draws when their benchmark ran, by benchmark.
+CHARTS = {"lookup": ["lookup"], "fabric": ["fabric-dma"], "nvme": ["nvme-iops", "nvme-p2p"],
+          "hmm": ["hmm-migrate", "hmm-latency"]}
 
 # Benchmarks that may be skipped for a reason of the machine, not of hetmem.
 MAY_SKIP = {"hmm": "userfaultfd not available"}
@@ -98,6 +107,7 @@ def check_row(row, errors):
 
 def main():
     hetmem = sys.argv[1]
+    gpu = "--gpu" in sys.argv[2:]
     errors = []
     modules = built_modules(hetmem)
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,7 +162,7 @@ def main():
                 if f"{name}.{rid}" not in rows:
                     errors.append(f"benchmark {name}: no row {name}.{rid}")
             together = TOGETHER.get(name, [])
-            if together and f"{name}.{together[0]}" in rows:
+            if together and (gpu or f"{name}.{together[0]}" in rows):
                 for rid in together[1:]:
                     if f"{name}.{rid}" not in rows:
                         errors.append(f"benchmark {name}: no row {name}.{rid}")
@@ -161,6 +171,13 @@ def main():
             if row.get("figure") and row["figure"] not in run.stdout:
                 errors.append(f"the table lacks row {row.get('id')}")
 
+        chart_ids = {c.get("id") for c in doc["charts"]}
+        for name in modules:
+            if status.get(name, {}).get("status") != "ran":
+                continue
+            for cid in CHARTS.get(name, []):
+                if cid not in chart_ids:
+                    errors.append(f"benchmark {name}: no chart {cid}")
         for chart in doc["charts"]:
             if chart.get("kind") not in ("xy", "cdf") or not chart.get("id"):
                 errors.append(f"chart {chart.get('id')!r}: bad kind or id")
