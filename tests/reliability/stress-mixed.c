@@ -3,20 +3,35 @@
  * Description: everything at once on mirrored memory, and no byte is lost.
  * The memory is 24 slots of 16 pages, each its own mapping; two thirds are
  * written by CPU writers (writer w owns word w of every page), one third
- * by a device writer (dmirror_write() of whole pages). Meanwhile migrators
- * move random ranges to two devices and back, a device reader checks what
- * it reads against the writers' counters, a second one reads anywhere
- * without looking, and a remapper moves slots with mremap() or replaces
- * them (munmap(), then a fresh mmap()). Writers and the checking reader
- * hold their slot's lock (shared) so the model knows where each slot is;
- * the remapper takes it exclusively; migrators and the blind reader take
- * nothing and so race with the unmaps and moves, where an error (the range
- * is gone) is a correct answer and anything else is not.
+ * is left to a device writer. Meanwhile migrators move random ranges to
+ * two devices and back, one device reader checks what it reads against
+ * the writers' counters, and a second one reads without looking.
  *
  * The model keeps, per slot, the last stamp written to each word (CPU
- * slots) or page (device slots); a replaced slot is all zeroes. When the
- * threads stop, every byte of every slot must match the model: the test
- * reports the bytes compared and the bytes lost (which must be 0).
+ * slots) or page (device slots). When the threads stop, every byte of
+ * every slot must match it: the test reports the bytes compared and the
+ * bytes lost (which must be 0).
+ *
+ * Each slot has a lock every thread holds shared while it names the slot's
+ * address. Switches add what does not hold yet (Documentation/reliability.md
+ * lists what each one finds), each taking the lock exclusively to change
+ * the slot:
+ *
+ *   HETMEM_STRESS_DEVICE_WRITES=1
+ *                           the device writer runs: dmirror_write() of
+ *                           whole pages of the device slots, alternating
+ *                           between the two devices
+ *   HETMEM_STRESS_UNMAP=1   a remapper replaces slots: munmap(), then a
+ *                           fresh mmap(), the model reset to zeroes; the
+ *                           slot's pages are brought home first
+ *   HETMEM_STRESS_UNMAP=2   the same with the pages left on the devices
+ *   HETMEM_STRESS_MREMAP=1  the remapper moves slots with mremap()
+ *   HETMEM_STRESS_RACE=1    migrations and the blind reader take no lock,
+ *                           so they race with the unmaps and moves (an
+ *                           error saying the range is gone is then a
+ *                           correct answer)
+ *   HETMEM_STRESS_REUSE=1   retired slots are unmapped rather than kept
+ *                           reserved, so new mappings reuse their addresses
  *
  * Runs for HETMEM_STRESS_MS milliseconds (3000 by default, 1000 under a
  * sanitizer). Needs a userfaultfd; skipped under Valgrind as every HMM
@@ -56,9 +71,12 @@ struct stress {
 	unsigned long errors, cpu_writes, dev_writes, dev_reads, blind_reads, to_dev, to_sys;
 	unsigned long moves, move_refused, replaces, gone; /* gone: operations that found their range unmapped */
 	unsigned long bytes_written;
-	bool reuse; /* HETMEM_STRESS_REUSE=1: retired slots are unmapped, not reserved */
+	/* What the run includes besides the default (see the top of the file). */
+	bool device_writer; /* HETMEM_STRESS_DEVICE_WRITES=1: the device writer runs */
+	int unmap; /* HETMEM_STRESS_UNMAP: 1 slots replaced, pages brought home first; 2 not */
+	bool mremap; /* HETMEM_STRESS_MREMAP=1: slots moved */
 	bool race; /* HETMEM_STRESS_RACE=1: migrations and one reader take no slot lock */
-	bool mremap; /* HETMEM_STRESS_MREMAP=1: the remapper also moves slots */
+	bool reuse; /* HETMEM_STRESS_REUSE=1: retired slots are unmapped, not reserved */
 };
 
 struct worker {
@@ -302,6 +320,21 @@ static void retire(struct stress *s, void *old, bool still_mapped)
 		error(s, "mmap over a retired slot", -errno);
 }
 
+/*
+ * Bring a slot's pages home from both devices before it is unmapped, so
+ * that an unmap meets mirrored system pages only (HETMEM_STRESS_UNMAP=1).
+ */
+static void home(struct stress *s, void *addr)
+{
+	for (int d = 0; d < 2; d++) {
+		struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)addr, .npages = SLOT_PAGES };
+		int ret = dmirror_migrate_to_sys(s->f->mirror[d], &cmd);
+
+		if (ret)
+			error(s, "migrating a slot home before its unmap", ret);
+	}
+}
+
 /* Moves a slot elsewhere (contents kept) or replaces it with fresh zeroes. */
 static void *remapper(void *arg)
 {
@@ -310,7 +343,7 @@ static void *remapper(void *arg)
 
 	while (!stopped(s)) {
 		struct slot *sl = pick(w, -1);
-		bool move = s->mremap && (rand_r(&w->rnd) & 1);
+		bool move = s->mremap && (!s->unmap || (rand_r(&w->rnd) & 1));
 		void *old, *dst;
 
 		pthread_rwlock_wrlock(&sl->lock);
@@ -339,6 +372,8 @@ static void *remapper(void *arg)
 				count(&s->moves, 1);
 			}
 		} else {
+			if (s->unmap == 1)
+				home(s, old);
 			retire(s, old, true);
 			dst = new_mapping(SLOT_LEN, PROT_READ | PROT_WRITE);
 			if (!dst) {
@@ -394,11 +429,11 @@ static unsigned long bytes_lost(struct stress *s, unsigned long *compared)
 	return lost;
 }
 
-static bool env_flag(const char *name)
+static int env_int(const char *name)
 {
 	const char *e = getenv(name);
 
-	return e && atoi(e) > 0;
+	return e ? atoi(e) : 0;
 }
 
 static long duration_ms(void)
@@ -428,9 +463,11 @@ static void test_mixed_stress(void **state)
 
 	assert_non_null(s);
 	s->f = *state;
-	s->reuse = env_flag("HETMEM_STRESS_REUSE");
-	s->race = env_flag("HETMEM_STRESS_RACE");
-	s->mremap = env_flag("HETMEM_STRESS_MREMAP");
+	s->device_writer = env_int("HETMEM_STRESS_DEVICE_WRITES") > 0;
+	s->unmap = env_int("HETMEM_STRESS_UNMAP");
+	s->mremap = env_int("HETMEM_STRESS_MREMAP") > 0;
+	s->race = env_int("HETMEM_STRESS_RACE") > 0;
+	s->reuse = env_int("HETMEM_STRESS_REUSE") > 0;
 	pthread_rwlockattr_init(&attr);
 	/* Writers come and go all the time: without this the remapper would starve. */
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -446,9 +483,11 @@ static void test_mixed_stress(void **state)
 		workers[n] = (struct worker){ s, k, 100u + (unsigned int)k };
 		assert_int_equal(pthread_create(&threads[n], NULL, cpu_writer, &workers[n]), 0);
 	}
-	workers[n] = (struct worker){ s, 0, 200u };
-	assert_int_equal(pthread_create(&threads[n], NULL, device_writer, &workers[n]), 0);
-	n++;
+	if (s->device_writer) {
+		workers[n] = (struct worker){ s, 0, 200u };
+		assert_int_equal(pthread_create(&threads[n], NULL, device_writer, &workers[n]), 0);
+		n++;
+	}
 	for (int k = 0; k < 2; k++, n++) {
 		workers[n] = (struct worker){ s, k, 300u + (unsigned int)k };
 		assert_int_equal(pthread_create(&threads[n], NULL, migrator, &workers[n]), 0);
@@ -457,9 +496,11 @@ static void test_mixed_stress(void **state)
 		workers[n] = (struct worker){ s, k, 400u + (unsigned int)k };
 		assert_int_equal(pthread_create(&threads[n], NULL, device_reader, &workers[n]), 0);
 	}
-	workers[n] = (struct worker){ s, 0, 500u };
-	assert_int_equal(pthread_create(&threads[n], NULL, remapper, &workers[n]), 0);
-	n++;
+	if (s->unmap || s->mremap) {
+		workers[n] = (struct worker){ s, 0, 500u };
+		assert_int_equal(pthread_create(&threads[n], NULL, remapper, &workers[n]), 0);
+		n++;
+	}
 
 	nanosleep(&t, NULL);
 	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
@@ -477,9 +518,11 @@ static void test_mixed_stress(void **state)
 	assert_int_equal(lost, 0);
 	assert_int_equal(s->errors, 0);
 	assert_true(s->cpu_writes > 0);
-	assert_true(s->dev_writes > 0);
+	if (s->device_writer)
+		assert_true(s->dev_writes > 0);
 	assert_true(s->to_dev > 0);
-	assert_true(s->replaces > 0);
+	if (s->unmap)
+		assert_true(s->replaces > 0);
 	for (int i = 0; i < NSLOTS; i++) {
 		munmap((void *)s->slot[i].addr, SLOT_LEN);
 		pthread_rwlock_destroy(&s->slot[i].lock);
