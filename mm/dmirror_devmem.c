@@ -298,12 +298,15 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 			uint64_t *done, bool write)
 {
 	struct sys_copy *c = calloc(1, sizeof(*c));
-	unsigned long va;
+	uint64_t first = *done;
+	unsigned long va, seq;
 	int ret = 0;
 
 	if (!c)
 		return -ENOMEM;
 	c->write = write;
+	/* Before the lock: it waits for invalidations in progress. */
+	seq = mmu_interval_read_begin(&d->notifier);
 	pthread_mutex_lock(&d->mutex);
 	for (va = base + (*done << PAGE_SHIFT); va < end; va += PAGE_SIZE) {
 		unsigned long e = dmirror_pt_get(d, va), pfn = e >> DPT_SHIFT;
@@ -330,16 +333,44 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 	if (c->err)
 		ret = c->err;
 	free(c);
+	/*
+	 * System pages are written by address after the lock is dropped
+	 * (the write may fault, and the fault handler may need the lock).
+	 * A migration that invalidated meanwhile may have copied a page to a
+	 * device before the write landed and zapped it after: the write would
+	 * be lost. Such a write is done again; the page is then found where
+	 * it went.
+	 */
+	if (write && ret != -EFAULT && *done > first) {
+		bool again;
+
+		pthread_mutex_lock(&d->mutex);
+		again = mmu_interval_read_retry(&d->notifier, seq);
+		pthread_mutex_unlock(&d->mutex);
+		if (again) {
+			*done = first;
+			return -EAGAIN;
+		}
+	}
 	return ret;
 }
+
+/* Writes done again because an invalidation overtook them, before -EBUSY. */
+#define RW_RETRIES 64
 
 /* Copy what the table maps; fault in the rest when asked and go on, as the kernel driver. */
 static int anon_access(struct dmirror *d, unsigned long start, unsigned long end, char *buf,
 		       bool write, bool fault, uint64_t *done, uint64_t *faults)
 {
-	for (;;) {
+	for (unsigned int again = 0;;) {
 		int ret = anon_do_copy(d, start, end, buf, done, write);
 
+		if (ret == -EAGAIN) {
+			/* As hmm_range_fault() giving up on a range that keeps changing. */
+			if (++again == RW_RETRIES)
+				return -EBUSY;
+			continue;
+		}
 		if (ret != -ENOENT || !fault)
 			return ret;
 		ret = dmirror_fault(d, start + (*done << PAGE_SHIFT), end, write);
