@@ -69,9 +69,14 @@ static void assert_intact(struct ctx *c)
 static void test_dmirror_bad_ranges(void **state)
 {
 	struct ctx *c = *state;
-	static int (*const ops[])(struct dmirror *, struct hmm_dmirror_cmd *) = {
-		dmirror_read, dmirror_write, dmirror_migrate_to_dev, dmirror_migrate_to_sys,
-		dmirror_snapshot, dmirror_exclusive,
+	typedef int (*dmirror_op_fn)(struct dmirror *, struct hmm_dmirror_cmd *);
+	static const dmirror_op_fn ops[] = {
+		dmirror_read,
+		dmirror_write,
+		dmirror_migrate_to_dev,
+		dmirror_migrate_to_sys,
+		dmirror_snapshot,
+		dmirror_exclusive,
 	};
 	uint8_t *buf = malloc((NPAGES + 1) * HMM_PAGE);
 	struct dmirror *d = c->f->mirror[0];
@@ -91,7 +96,8 @@ static void test_dmirror_bad_ranges(void **state)
 	}
 	/* Running into unmapped memory. */
 	{
-		struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)c->mem, .ptr = (uintptr_t)buf,
+		struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)c->mem,
+					       .ptr = (uintptr_t)buf,
 					       .npages = NPAGES + 1 };
 
 		assert_int_equal(dmirror_read(d, &cmd), -EFAULT);
@@ -102,7 +108,8 @@ static void test_dmirror_bad_ranges(void **state)
 	assert_intact(c);
 	/* And the memory still works with the device. */
 	{
-		struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)c->mem, .ptr = (uintptr_t)buf,
+		struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)c->mem,
+					       .ptr = (uintptr_t)buf,
 					       .npages = NPAGES };
 
 		assert_int_equal(dmirror_migrate_to_dev(d, &cmd), 0);
@@ -192,9 +199,9 @@ static void test_range_fault_refusals(void **state)
 	assert_false(IS_ERR(mm));
 	assert_int_equal(mmu_interval_notifier_insert(&bad, mm, (uintptr_t)c->mem, 0, &ops),
 			 -EINVAL);
-	assert_int_equal(mmu_interval_notifier_insert(&bad, mm, ~0UL - HMM_PAGE, 2 * HMM_PAGE,
-						      &ops),
-			 -EINVAL);
+	assert_int_equal(
+		mmu_interval_notifier_insert(&bad, mm, ~0UL - HMM_PAGE, 2 * HMM_PAGE, &ops),
+		-EINVAL);
 	assert_int_equal(mmu_interval_notifier_insert(&sub, mm, (uintptr_t)c->mem,
 						      (NPAGES + 1) * HMM_PAGE, &ops),
 			 0);

@@ -32,15 +32,15 @@
 
 #include "../nvme-host/nvme-fixture.h"
 
-#define RIO_BLOCKS   8 /* 512-byte blocks per I/O: 4 KiB */
-#define RIO_BYTES    (RIO_BLOCKS * 512)
-#define RIO_READS    48
-#define RIO_WRITES   48
-#define RIO_N	     (RIO_READS + RIO_WRITES)
-#define RIO_WBASE    ((uint64_t)RIO_READS * RIO_BLOCKS)
-#define RIO_CANARY   0x5a
-#define RIO_QPAIRS   2
-#define RIO_WAIT_MS  30000 /* every I/O must have been answered by then */
+#define RIO_BLOCKS  8 /* 512-byte blocks per I/O: 4 KiB */
+#define RIO_BYTES   (RIO_BLOCKS * 512)
+#define RIO_READS   48
+#define RIO_WRITES  48
+#define RIO_N	    (RIO_READS + RIO_WRITES)
+#define RIO_WBASE   ((uint64_t)RIO_READS * RIO_BLOCKS)
+#define RIO_CANARY  0x5a
+#define RIO_QPAIRS  2
+#define RIO_WAIT_MS 30000 /* every I/O must have been answered by then */
 
 struct rio {
 	bool write;
@@ -102,8 +102,8 @@ static inline void rio_prefill(struct rio_model *m)
 
 	for (unsigned int i = 0; i < RIO_READS; i++) {
 		nfix_fill(b, RIO_BYTES, rio_read_seed(i));
-		assert_int_equal(nvme_write(m->ns, m->qp[0], b, (uint64_t)i * RIO_BLOCKS, RIO_BLOCKS),
-				 0);
+		assert_int_equal(
+			nvme_write(m->ns, m->qp[0], b, (uint64_t)i * RIO_BLOCKS, RIO_BLOCKS), 0);
 	}
 	for (unsigned int i = 0; i < RIO_WRITES; i++) {
 		nfix_fill(b, RIO_BYTES, rio_old_seed(i));
@@ -199,8 +199,9 @@ static inline void rio_wait_all(struct rio_model *m)
 		}
 		m->failed++;
 		if (io->status != -EIO && io->status != -ETIMEDOUT)
-			fail_msg("I/O %u (%s at %llu) failed with %d", i, io->write ? "write" : "read",
-				 (unsigned long long)io->slba, io->status);
+			fail_msg("I/O %u (%s at %llu) failed with %d", i,
+				 io->write ? "write" : "read", (unsigned long long)io->slba,
+				 io->status);
 	}
 }
 
@@ -235,8 +236,10 @@ static inline void rio_verify_and_retry(struct rio_model *m)
 			/* Nothing landed in the buffer after the failure was reported. */
 			for (unsigned int j = 0; j < RIO_BYTES; j++)
 				if (io->buf[j] != RIO_CANARY)
-					fail_msg("read %u: byte %u written after its failure", k, j);
-			assert_int_equal(nvme_read(m->ns, m->qp[0], io->buf, io->slba, RIO_BLOCKS), 0);
+					fail_msg("read %u: byte %u written after its failure", k,
+						 j);
+			assert_int_equal(nvme_read(m->ns, m->qp[0], io->buf, io->slba, RIO_BLOCKS),
+					 0);
 			assert_memory_equal(io->buf, want, RIO_BYTES);
 			continue;
 		}
@@ -248,7 +251,8 @@ static inline void rio_verify_and_retry(struct rio_model *m)
 			if (!io->status && !is_new)
 				fail_msg("write %u: block %u is not what the write wrote", k, b);
 			if (io->status && !is_new && !is_old)
-				fail_msg("write %u (failed): block %u is neither old nor new", k, b);
+				fail_msg("write %u (failed): block %u is neither old nor new", k,
+					 b);
 		}
 		if (io->status) {
 			assert_int_equal(nvme_write(m->ns, m->qp[0], io->buf, io->slba, RIO_BLOCKS),

@@ -94,9 +94,9 @@ static void check_error_log(struct ctx *c, unsigned int sqid, uint16_t sc)
 	uint16_t status = 0;
 
 	cmd.cdw10 = ((64 * sizeof(*log) / 4 - 1) << 16) | NVME_LOG_ERROR;
-	assert_int_equal(nvme_admin_cmd(c->x.ctrl[0], &cmd, log, 64 * sizeof(*log),
-					DMA_FROM_DEVICE, NULL),
-			 0);
+	assert_int_equal(
+		nvme_admin_cmd(c->x.ctrl[0], &cmd, log, 64 * sizeof(*log), DMA_FROM_DEVICE, NULL),
+		0);
 	for (int i = 0; i < 64; i++) {
 		if (log[i].sqid == sqid && log[i].error_count > newest) {
 			newest = log[i].error_count;

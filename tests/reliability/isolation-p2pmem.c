@@ -87,7 +87,8 @@ static void assert_user(struct ctx *c, int i, uint8_t v)
 {
 	for (size_t j = 0; j < LEN; j++)
 		if (c->u[i][j] != v)
-			fail_msg("user %d byte %zu is 0x%02x, expected 0x%02x", i, j, c->u[i][j], v);
+			fail_msg("user %d byte %zu is 0x%02x, expected 0x%02x", i, j, c->u[i][j],
+				 v);
 }
 
 /* No page of one user is a page of another, and writes stay where they were made. */

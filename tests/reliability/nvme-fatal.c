@@ -18,7 +18,7 @@
 #include "drivers/nvme/emu/inject.h"
 #include "io-model.h"
 
-#define TIMEOUT_MS 500
+#define TIMEOUT_MS  500
 #define LET_THROUGH 16
 
 static int setup(void **state)
@@ -101,7 +101,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fatal_status_mid_io, setup, nfix_teardown),
-		cmocka_unit_test_setup_teardown(test_fatal_status_sync_caller, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_fatal_status_sync_caller, setup,
+						nfix_teardown),
 	};
 
 	nfix_quiet();

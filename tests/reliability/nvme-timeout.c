@@ -22,7 +22,7 @@
 #include "drivers/nvme/emu/inject.h"
 #include "io-model.h"
 
-#define TIMEOUT_MS 500
+#define TIMEOUT_MS  500
 #define LET_THROUGH 16
 
 static int setup(void **state)

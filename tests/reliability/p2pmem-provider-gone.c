@@ -156,7 +156,8 @@ static void test_mapping_revoked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_allocation_holds_provider, setup, nfix_teardown),
+		cmocka_unit_test_setup_teardown(test_allocation_holds_provider, setup,
+						nfix_teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_revoked, setup, nfix_teardown),
 	};
 

@@ -69,7 +69,8 @@ struct stress {
 	uint64_t seq[NWRITERS + 1]; /* latest stamp per CPU writer, [NWRITERS]: the device's */
 	/* Counters (relaxed atomics). */
 	unsigned long errors, cpu_writes, dev_writes, dev_reads, blind_reads, to_dev, to_sys;
-	unsigned long moves, move_refused, replaces, gone; /* gone: operations that found their range unmapped */
+	unsigned long moves, move_refused, replaces,
+		gone; /* gone: operations that found their range unmapped */
 	unsigned long bytes_written;
 	/* What the run includes besides the default (see the top of the file). */
 	bool device_writer; /* HETMEM_STRESS_DEVICE_WRITES=1: the device writer runs */
@@ -514,7 +515,8 @@ static void test_mixed_stress(void **state)
 		      "device reads; %lu slots moved (%lu moves refused), %lu replaced; %lu "
 		      "operations found their range gone; %lu bytes compared, %lu lost\n",
 		      ms, s->cpu_writes, s->dev_writes, s->bytes_written, s->to_dev, s->to_sys,
-		      s->dev_reads, s->blind_reads, s->moves, s->move_refused, s->replaces, s->gone, compared, lost);
+		      s->dev_reads, s->blind_reads, s->moves, s->move_refused, s->replaces, s->gone,
+		      compared, lost);
 	assert_int_equal(lost, 0);
 	assert_int_equal(s->errors, 0);
 	assert_true(s->cpu_writes > 0);

@@ -76,7 +76,8 @@ int nvme_emu_inject(struct nvme_emu *emu, const struct nvme_emu_fault *fault)
 	if (fault->sqid != NVME_EMU_FAULT_ANY_IO_SQ &&
 	    (fault->sqid < 0 || (unsigned int)fault->sqid >= emu->nr_queues))
 		return -EINVAL;
-	if (fault->opcode != NVME_EMU_FAULT_ANY_OPCODE && (fault->opcode < 0 || fault->opcode > 255))
+	if (fault->opcode != NVME_EMU_FAULT_ANY_OPCODE &&
+	    (fault->opcode < 0 || fault->opcode > 255))
 		return -EINVAL;
 	if ((fault->type == NVME_EMU_FAULT_STATUS && !fault->status) ||
 	    (fault->type == NVME_EMU_FAULT_STRAY_DMA && !fault->stray_addr))
