@@ -52,6 +52,7 @@
 
 /* migrate_vma.state: flags, and the handler's deferral count at setup */
 #define MS_FORK_LOCK	   1UL
+#define MS_PAGES	   2UL /* migrate_vma_pages() ran */
 #define MS_DEFERRALS_SHIFT 8
 
 #define BATCH	       512UL
@@ -520,8 +521,10 @@ void migrate_vma_pages(struct migrate_vma *args)
 {
 	struct mig m = { args->mm, args->start, args->src, args->dst, args->npages };
 
-	if (args->mm)
+	if (args->mm) {
 		mig_pages(&m);
+		args->state |= MS_PAGES;
+	}
 }
 
 /* --- finalize ---------------------------------------------------------------------- */
@@ -641,6 +644,10 @@ void migrate_vma_finalize(struct migrate_vma *args)
 
 	if (!mm)
 		return;
+	/* Finalize straight after setup, as the kernel allows: nothing migrated. */
+	if (!(args->state & MS_PAGES))
+		for (unsigned long i = 0; i < args->npages; i++)
+			args->src[i] &= ~MIGRATE_PFN_MIGRATE;
 	mig_finalize(&m);
 	/*
 	 * Threads whose faults were left to us fault again. The handler counts

@@ -164,6 +164,12 @@ static void test_migrate_vma_setup_refusals(void **state)
 	migrate_vma_pages(&a);
 	migrate_vma_finalize(&a);
 	assert_intact(c);
+	/* Finalize straight after setup, without migrate_vma_pages(): the same. */
+	a = good;
+	assert_int_equal(migrate_vma_setup(&a), 0);
+	assert_int_equal(a.cpages, NPAGES);
+	migrate_vma_finalize(&a);
+	assert_intact(c);
 }
 
 static bool no_invalidate(struct mmu_interval_notifier *sub, const struct mmu_notifier_range *r,
