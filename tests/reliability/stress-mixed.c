@@ -17,10 +17,10 @@
  * lists what each one finds), each taking the lock exclusively to change
  * the slot:
  *
- *   HETMEM_STRESS_DEVICE_WRITES=1
- *                           the device writer runs: dmirror_write() of
- *                           whole pages of the device slots, alternating
- *                           between the two devices
+ *   HETMEM_STRESS_DEVICE_WRITES=0
+ *                           the device writer stops (it runs by default):
+ *                           dmirror_write() of whole pages of the device
+ *                           slots, alternating between the two devices
  *   HETMEM_STRESS_UNMAP=1   a remapper replaces slots: munmap(), then a
  *                           fresh mmap(), the model reset to zeroes; the
  *                           slot's pages are brought home first
@@ -73,7 +73,7 @@ struct stress {
 		gone; /* gone: operations that found their range unmapped */
 	unsigned long bytes_written;
 	/* What the run includes besides the default (see the top of the file). */
-	bool device_writer; /* HETMEM_STRESS_DEVICE_WRITES=1: the device writer runs */
+	bool device_writer; /* the device writer runs (HETMEM_STRESS_DEVICE_WRITES=0: not) */
 	int unmap; /* HETMEM_STRESS_UNMAP: 1 slots replaced, pages brought home first; 2 not */
 	bool mremap; /* HETMEM_STRESS_MREMAP=1: slots moved */
 	bool race; /* HETMEM_STRESS_RACE=1: migrations and one reader take no slot lock */
@@ -464,7 +464,9 @@ static void test_mixed_stress(void **state)
 
 	assert_non_null(s);
 	s->f = *state;
-	s->device_writer = env_int("HETMEM_STRESS_DEVICE_WRITES") > 0;
+	/* On unless HETMEM_STRESS_DEVICE_WRITES=0. */
+	s->device_writer = !getenv("HETMEM_STRESS_DEVICE_WRITES") ||
+			   env_int("HETMEM_STRESS_DEVICE_WRITES") > 0;
 	s->unmap = env_int("HETMEM_STRESS_UNMAP");
 	s->mremap = env_int("HETMEM_STRESS_MREMAP") > 0;
 	s->race = env_int("HETMEM_STRESS_RACE") > 0;
