@@ -299,14 +299,15 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 {
 	struct sys_copy *c = calloc(1, sizeof(*c));
 	uint64_t first = *done;
-	unsigned long va, seq;
+	unsigned long va, seq = 0;
 	int ret = 0;
 
 	if (!c)
 		return -ENOMEM;
 	c->write = write;
-	/* Before the lock: it waits for invalidations in progress. */
-	seq = mmu_interval_read_begin(&d->notifier);
+	/* Writes only (see below); before the lock: it waits out invalidations. */
+	if (write)
+		seq = mmu_interval_read_begin(&d->notifier);
 	pthread_mutex_lock(&d->mutex);
 	for (va = base + (*done << PAGE_SHIFT); va < end; va += PAGE_SIZE) {
 		unsigned long e = dmirror_pt_get(d, va), pfn = e >> DPT_SHIFT;
