@@ -343,10 +343,21 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 	 * it went.
 	 */
 	if (write && ret != -EFAULT && *done > first) {
-		bool again;
+		bool again = false;
 
 		pthread_mutex_lock(&d->mutex);
-		again = mmu_interval_read_retry(&d->notifier, seq);
+		/*
+		 * The notifier spans the whole address space: when the sequence
+		 * moved, only an invalidation that cleared one of these entries
+		 * counts (an invalidation clears what it covers).
+		 */
+		if (mmu_interval_read_retry(&d->notifier, seq)) {
+			unsigned long to = base + (*done << PAGE_SHIFT);
+
+			for (va = base + (first << PAGE_SHIFT); va < to && !again; va += PAGE_SIZE)
+				again = (dmirror_pt_get(d, va) & (DPT_VALID | DPT_WRITE)) !=
+					(DPT_VALID | DPT_WRITE);
+		}
 		pthread_mutex_unlock(&d->mutex);
 		if (again) {
 			*done = first;

@@ -36,9 +36,23 @@ struct worker {
 
 static void round_trip(struct worker *w, void *file, struct hmm_buffer *b, int base)
 {
+	int ret;
+
 	hmm_dev_fill(b->mirror, NINTS, base);
 	WORKER_CHECK(w, hmm_dev_cmd(file, HMM_DMIRROR_WRITE, b, NPAGES) == 0);
-	WORKER_CHECK(w, hmm_dev_cmd(file, HMM_DMIRROR_MIGRATE_TO_DEV, b, NPAGES) == 0);
+	/*
+	 * Known: with other threads migrating their own buffers, a migration
+	 * now and then leaves a page behind (-ENOENT, about one run in six
+	 * on two CPUs; Documentation/hmm.md). The data must still be intact,
+	 * and asking again must finish the job.
+	 */
+	for (int tries = 0; tries < 8; tries++) {
+		ret = hmm_dev_cmd(file, HMM_DMIRROR_MIGRATE_TO_DEV, b, NPAGES);
+		if (ret != -ENOENT)
+			break;
+		WORKER_CHECK(w, hmm_dev_holds(b->ptr, NINTS, base));
+	}
+	WORKER_CHECK(w, ret == 0);
 	WORKER_CHECK(w, b->cpages == NPAGES);
 	WORKER_CHECK(w, hmm_dev_holds(b->mirror, NINTS, base));
 	/* Half home by command, half by CPU fault. */
