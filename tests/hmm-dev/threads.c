@@ -41,10 +41,12 @@ static void round_trip(struct worker *w, void *file, struct hmm_buffer *b, int b
 	hmm_dev_fill(b->mirror, NINTS, base);
 	WORKER_CHECK(w, hmm_dev_cmd(file, HMM_DMIRROR_WRITE, b, NPAGES) == 0);
 	/*
-	 * Known: with other threads migrating their own buffers, a migration
-	 * now and then leaves a page behind (-ENOENT, about one run in six
-	 * on two CPUs; Documentation/hmm.md). The data must still be intact,
-	 * and asking again must finish the job.
+	 * Another thread's CPU faults on its own half-migrated buffer walk
+	 * sequentially, and the fault-back prefetch brings the blocks after
+	 * them home, which may reach this buffer between its migration and
+	 * the read-back: -ENOENT (about one run in ten on two CPUs, none
+	 * with the prefetch off; Documentation/hmm.md). The data must still
+	 * be intact, and asking again must finish the job.
 	 */
 	for (int tries = 0; tries < 8; tries++) {
 		ret = hmm_dev_cmd(file, HMM_DMIRROR_MIGRATE_TO_DEV, b, NPAGES);
