@@ -66,21 +66,33 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
 	pass_on(sig, info, uctx);
 }
 
-static void install(void)
+void fault_guard_install(void)
 {
-	struct sigaction sa;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct sigaction sa, cur;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	for (unsigned int i = 0; i < 2; i++)
+	pthread_mutex_lock(&lock);
+	for (unsigned int i = 0; i < 2; i++) {
+		if (sigaction(guarded_signals[i], NULL, &cur) ||
+		    ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault))
+			continue;
 		sigaction(guarded_signals[i], &sa, &previous[i]);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+static void install_first(void)
+{
+	fault_guard_install();
 }
 
 struct fault_guard *fault_guard_arm(struct fault_guard *g, uintptr_t start, size_t len)
 {
-	pthread_once(&install_once, install);
+	pthread_once(&install_once, install_first);
 	g->start = start;
 	g->len = len;
 	g->outer = current;

@@ -22,6 +22,12 @@
  * A fault outside the declared range, or on a thread with no guard, is
  * handed to whatever handler was installed before (the default action
  * when there was none), so real bugs still crash where they happen.
+ *
+ * The handler is installed by the first guard. A program that installs
+ * its own SIGSEGV or SIGBUS handler later replaces it, and its handler
+ * then gets the faults the guards would have caught, until
+ * fault_guard_install() runs again (test harnesses that swap handlers
+ * around each test call it at the start of the test).
  */
 #ifndef HETMEM_LIB_FAULT_GUARD_H
 #define HETMEM_LIB_FAULT_GUARD_H
@@ -38,6 +44,15 @@ struct fault_guard {
 	size_t len;
 	struct fault_guard *outer;
 };
+
+/**
+ * fault_guard_install() - make the guards' handler the installed one
+ *
+ * Installs the SIGSEGV/SIGBUS handler unless it is installed already,
+ * keeping the handler it replaces for the faults no guard covers.
+ * Thread-safe; a system call or two.
+ */
+__internal void fault_guard_install(void);
 
 /**
  * fault_guard_arm() - declare the range the guarded access may fault in

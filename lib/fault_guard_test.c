@@ -165,6 +165,31 @@ static void test_previous_handler_runs(void)
 	CHECK((WEXITSTATUS(status)) == 42);
 }
 
+/* A handler installed after the guards' takes over until they install again. */
+static void fault_after_reinstall(void)
+{
+	uint8_t *p = map_pages(1);
+	unsigned long sum;
+
+	mprotect(p, PAGE, PROT_NONE);
+	if (guarded_sum(p, PAGE, &sum) != -1)
+		_exit(4);
+	signal(SIGSEGV, own_handler);
+	fault_guard_install();
+	fault_guard_install(); /* twice: the handler it keeps must not become itself */
+	if (guarded_sum(p, PAGE, &sum) != -1)
+		_exit(5);
+	(void)*(volatile uint8_t *)p;
+}
+
+static void test_reinstall(void)
+{
+	int status = in_child(fault_after_reinstall);
+
+	CHECK(WIFEXITED(status));
+	CHECK(WEXITSTATUS(status) == 42);
+}
+
 static void *fault_loop(void *arg)
 {
 	uint8_t *p = arg;
@@ -204,6 +229,7 @@ int main(void)
 	test_fault_comes_back();
 	test_nested();
 	test_threads();
+	test_reinstall();
 	printf("fault_guard_test: %s\n", failed ? "FAILED" : "ok");
 	return failed ? 1 : 0;
 }
