@@ -30,8 +30,11 @@
  *
  * Locking: @revoke_mutex orders revocations and unmaps of revoked ranges
  * against each other; it may be held across a grace period (removing an
- * alias waits for one). @revoke_lock protects the list and the mappings'
- * contents for readers; it is held for writing only briefly.
+ * alias waits for one). The guard protects the list and what the ranges
+ * map, for readers; it is held for writing only briefly. It is a
+ * read-write lock per stripe, each on its own cache line: a reader takes
+ * its thread's, so device threads copying at the same time do not pass a
+ * line between them on every copy; a writer takes them all, in order.
  */
 #define pr_fmt(fmt) "p2pmem: " fmt
 
@@ -54,7 +57,42 @@ struct revoked {
 static struct list_head revoked_list = LIST_HEAD_INIT(revoked_list);
 static unsigned long nr_revoked;
 static pthread_mutex_t revoke_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_rwlock_t revoke_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+#define GUARD_STRIPES 8
+
+struct guard_stripe {
+	pthread_rwlock_t lock;
+} __attribute__((aligned(64)));
+
+static struct guard_stripe guard[GUARD_STRIPES] = {
+	[0 ... GUARD_STRIPES - 1] = { PTHREAD_RWLOCK_INITIALIZER },
+};
+static unsigned int next_stripe;
+static __thread unsigned int my_stripe; /* 1 + its index; 0 until the thread first reads */
+
+static void guard_read_lock(void)
+{
+	if (!my_stripe)
+		my_stripe = __atomic_fetch_add(&next_stripe, 1, __ATOMIC_RELAXED) % GUARD_STRIPES + 1;
+	pthread_rwlock_rdlock(&guard[my_stripe - 1].lock);
+}
+
+static void guard_read_unlock(void)
+{
+	pthread_rwlock_unlock(&guard[my_stripe - 1].lock);
+}
+
+static void guard_write_lock(void)
+{
+	for (int i = 0; i < GUARD_STRIPES; i++)
+		pthread_rwlock_wrlock(&guard[i].lock);
+}
+
+static void guard_write_unlock(void)
+{
+	for (int i = GUARD_STRIPES - 1; i >= 0; i--)
+		pthread_rwlock_unlock(&guard[i].lock);
+}
 
 static bool overlaps(const struct revoked *r, uint64_t start, uint64_t len)
 {
@@ -84,21 +122,21 @@ bool p2pmem_revoked(uint64_t start, uint64_t len)
 	 */
 	if (!len || !__atomic_load_n(&nr_revoked, __ATOMIC_ACQUIRE))
 		return false;
-	pthread_rwlock_rdlock(&revoke_lock);
+	guard_read_lock();
 	ret = revoked_locked(start, len);
-	pthread_rwlock_unlock(&revoke_lock);
+	guard_read_unlock();
 	return ret;
 }
 
 int p2pmem_host_access_begin(uint64_t start, uint64_t len)
 {
-	pthread_rwlock_rdlock(&revoke_lock);
+	guard_read_lock();
 	return revoked_locked(start, len) ? -EFAULT : 0;
 }
 
 void p2pmem_host_access_end(void)
 {
-	pthread_rwlock_unlock(&revoke_lock);
+	guard_read_unlock();
 }
 
 void p2pmem_revoke_lock(void)
@@ -120,10 +158,10 @@ struct revoked *p2pmem_revoke_enter(const void *key, uintptr_t va, size_t len)
 	r->va = va;
 	r->len = len;
 	r->key = key;
-	pthread_rwlock_wrlock(&revoke_lock);
+	guard_write_lock();
 	list_add_tail(&r->node, &revoked_list);
 	__atomic_add_fetch(&nr_revoked, 1, __ATOMIC_RELEASE);
-	pthread_rwlock_unlock(&revoke_lock);
+	guard_write_unlock();
 	return r;
 }
 
@@ -148,13 +186,13 @@ void p2pmem_revoke_finish(struct revoked *r, int prot)
 {
 	int ret;
 
-	pthread_rwlock_wrlock(&revoke_lock);
+	guard_write_lock();
 	ret = map_dead(r->va, r->len, prot & (PROT_READ | PROT_WRITE));
 	/* Still the BAR's memory: inaccessible is the best left to do. */
 	if (ret && mprotect((void *)r->va, r->len, PROT_NONE))
 		pr_err("cannot revoke the p2pmem mapping at %p (%d): it still maps the BAR",
 		       (void *)r->va, ret);
-	pthread_rwlock_unlock(&revoke_lock);
+	guard_write_unlock();
 }
 
 size_t p2pmem_revoked_munmap(const void *key, uintptr_t start, uintptr_t end, int *err)
@@ -164,7 +202,7 @@ size_t p2pmem_revoked_munmap(const void *key, uintptr_t start, uintptr_t end, in
 
 	*err = 0;
 	pthread_mutex_lock(&revoke_mutex);
-	pthread_rwlock_wrlock(&revoke_lock);
+	guard_write_lock();
 	list_for_each_entry_safe(r, next, &revoked_list, node) {
 		uintptr_t a = r->va > start ? r->va : start;
 		uintptr_t b = r->va + r->len < end ? r->va + r->len : end;
@@ -198,7 +236,7 @@ size_t p2pmem_revoked_munmap(const void *key, uintptr_t start, uintptr_t end, in
 		munmap((void *)a, b - a);
 		done += b - a;
 	}
-	pthread_rwlock_unlock(&revoke_lock);
+	guard_write_unlock();
 	pthread_mutex_unlock(&revoke_mutex);
 	free(spare);
 	return done;
