@@ -261,10 +261,12 @@ static void revoke_piece(struct pci_dev *pdev, struct p2pmem_piece *pc, struct r
 		       (void *)pc->va);
 		munmap((void *)pc->va, pc->len);
 	}
-	/* Other pieces of the chunk may be unmapped meanwhile. */
+	/* Other pieces of the chunk may be unmapped meanwhile: the same locks as munmap. */
+	pthread_rwlock_rdlock(&pdev->p2p_lock);
 	pthread_mutex_lock(&p->mmap_lock);
 	chunk_put(pdev, c, pc->len >> PAGE_SHIFT);
 	pthread_mutex_unlock(&p->mmap_lock);
+	pthread_rwlock_unlock(&pdev->p2p_lock);
 	free(pc);
 }
 

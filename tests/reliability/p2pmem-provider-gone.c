@@ -17,7 +17,8 @@
  * goes on serving), and an IOVA mapped to it before the release is blocked
  * at the copy like any stale IOVA (counted and reported as an IOMMU fault,
  * the command fails with Data Transfer Error, the controller's thread
- * lives). Its user's munmap of it works, in parts, and frees the address.
+ * lives), also while copies race the release. Its user's munmap of it
+ * works, in parts, and frees the address.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -330,6 +331,60 @@ static void test_stale_iova_blocked(void **state)
 	free(buf);
 }
 
+struct copier {
+	struct pci_dev *dev;
+	int stop;
+	unsigned long ok, refused, other;
+	bool ok_after_refused;
+};
+
+static void *copy_thread(void *arg)
+{
+	struct copier *c = arg;
+	uint8_t buf[4096];
+
+	memset(buf, 0x5e, sizeof(buf));
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		int ret = pci_dma_write(c->dev, STALE_IOVA, buf, sizeof(buf));
+
+		if (ret == 0 && c->refused)
+			c->ok_after_refused = true;
+		if (ret == 0)
+			c->ok++;
+		else if (ret == -EFAULT)
+			c->refused++;
+		else
+			c->other++;
+	}
+	return NULL;
+}
+
+/* Copies through the stale IOVA racing the release: each lands or is refused, never a crash. */
+static void test_release_races_copies(void **state)
+{
+	struct nfix *x = *state;
+	struct iommu_domain *dom = iommu_get_domain_for_dev(x->nvme[0]);
+	struct copier c = { .dev = x->nvme[0] };
+	char *va = pci_p2pmem_mmap(x->gpu0, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+	uint8_t buf[4096];
+	pthread_t t;
+
+	assert_false(IS_ERR_OR_NULL(va));
+	assert_int_equal(iommu_map(dom, STALE_IOVA, (uintptr_t)va, LEN, IOMMU_READ | IOMMU_WRITE), 0);
+	assert_int_equal(pthread_create(&t, NULL, copy_thread, &c), 0);
+	pci_p2pdma_release(x->gpu0);
+	/* Once the release returns, no copy can land. */
+	assert_int_equal(pci_dma_read(x->nvme[0], STALE_IOVA, buf, sizeof(buf)), -EFAULT);
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(c.other, 0);
+	assert_false(c.ok_after_refused);
+	assert_int_equal(pci_dma_write(x->nvme[0], STALE_IOVA, buf, sizeof(buf)), -EFAULT);
+	nfix_round_trip(x, 1, 0, 256, 8, 49);
+	assert_int_equal(iommu_unmap(dom, STALE_IOVA, LEN), LEN);
+	assert_int_equal(pci_p2pmem_munmap(x->gpu0, va, LEN), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +395,7 @@ int main(void)
 						teardown_counted),
 		cmocka_unit_test_setup_teardown(test_stale_iova_blocked, setup_counted,
 						teardown_counted),
+		cmocka_unit_test_setup_teardown(test_release_races_copies, setup, nfix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
