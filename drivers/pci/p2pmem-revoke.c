@@ -25,8 +25,9 @@
  *     registry, piece by piece as for live mappings.
  *
  * The registry is a list: it holds what users have not unmapped yet, a few
- * entries at most, and readers look at it only when it is not empty (one
- * relaxed load otherwise).
+ * entries at most. The DMA layer's mappings look at it only when it is not
+ * empty (one load otherwise); device copies always take the guard, which
+ * costs about 8 ns a copy.
  *
  * Locking: @revoke_mutex orders revocations and unmaps of revoked ranges
  * against each other; it may be held across a grace period (removing an
