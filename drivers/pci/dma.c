@@ -20,6 +20,12 @@
  *                     it down to the BAR;
  *   NOT_SUPPORTED     -EREMOTEIO.
  *
+ * Process memory that was a p2pmem/allocate mapping of a provider since
+ * released (p2pmem-revoke.c) is neither: its pages are gone and the range
+ * faults. Mapping any byte of it is -EFAULT, as the kernel's
+ * pin_user_pages() fails on such a VMA, and logged; without that check the
+ * IOMMU would map the range and the device's copy would fault.
+ *
  * The IOVA aperture of a device is 64 GiB chosen clear of every host
  * bridge window of the fabric (the kernel reserves PCI windows in its IOVA
  * allocator for the same reason): an IOVA must never be claimed by a peer
@@ -235,6 +241,11 @@ static int map_segment(struct pci_dev *dev, struct page *page, struct page *last
 	if (!page) {
 		if (last)
 			return -EINVAL; /* process memory running into device memory */
+		if (p2pmem_revoked(cpu, size)) {
+			pr_warn("%s: DMA mapping of 0x%llx+0x%zx refused: a p2pmem mapping revoked when its provider went away",
+				dev->name, (unsigned long long)cpu, size);
+			return -EFAULT;
+		}
 		return map_cpu_range(dev, cpu, size, prot, out);
 	}
 	pgmap = page->pgmap;

@@ -140,6 +140,33 @@ __internal void pci_p2pdma_release_dev(struct pci_dev *dev);
 struct pci_import_func;
 __internal void pci_import_decode(struct pci_import_func *fn);
 
+/*
+ * p2pmem-revoke.c: process memory that was a p2pmem/allocate mapping of a
+ * provider since gone. p2pmem_revoked(): does [start, start + len) touch
+ * such a range (the DMA layer refuses to map it). A device copying process
+ * memory brackets the copy with p2pmem_host_access_begin() (0, or -EFAULT:
+ * revoked, do not copy) and p2pmem_host_access_end(), whatever begin said.
+ */
+#ifdef CONFIG_PCI_P2PDMA
+__internal bool p2pmem_revoked(uint64_t start, uint64_t len);
+__internal int p2pmem_host_access_begin(uint64_t start, uint64_t len);
+__internal void p2pmem_host_access_end(void);
+#else
+static inline bool p2pmem_revoked(uint64_t start, uint64_t len)
+{
+	return false;
+}
+
+static inline int p2pmem_host_access_begin(uint64_t start, uint64_t len)
+{
+	return 0;
+}
+
+static inline void p2pmem_host_access_end(void)
+{
+}
+#endif
+
 /* route.c */
 __internal struct pci_dev *pci_claim_on_bus(struct pci_bus *bus, uint64_t addr, const struct pci_dev *skip,
 				 int *bar);

@@ -8,11 +8,20 @@
  * chunk, so pci_p2pmem_virt_to_bus() is a pool lookup. Each allocation
  * holds a reference on its page map: memunmap_pages(), and so
  * pci_p2pdma_release(), waits for the last free.
+ *
+ * Memory is cleared when it is handed out, not when it is freed: an
+ * allocation is its caller's alone from the moment the pool returns it, so
+ * the clearing races with nobody, and a bogus free (logged and ignored)
+ * can never wipe memory someone else holds. It also covers bytes that
+ * reached free BAR memory some other way (the resource mapping, a peer's
+ * DMA to the bus address, what the BAR held before it was added). Freed
+ * bytes stay in the BAR until then, where only those paths reach them.
  */
 #define pr_fmt(fmt) "p2pdma: " fmt
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <hetmem/err.h>
 #include <hetmem/log.h>
@@ -147,6 +156,9 @@ void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 	}
 out:
 	pthread_rwlock_unlock(&pdev->p2p_lock);
+	/* The pool's granule is a page: the whole allocation. */
+	if (addr)
+		memset((void *)addr, 0, (size + PAGE_SIZE - 1) & PAGE_MASK);
 	trace_probe(p2pmem_alloc, pdev->name, size, addr);
 	return (void *)addr;
 }

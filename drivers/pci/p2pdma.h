@@ -59,4 +59,18 @@ __internal enum pci_p2pdma_map_type p2pdma_calc_map_type(struct pci_dev *provide
 /* p2pmem.c */
 __internal void p2pmem_release_mmaps(struct pci_dev *pdev);
 
+/*
+ * p2pmem-revoke.c: mappings whose provider went away. A revocation is
+ * p2pmem_revoke_lock(), p2pmem_revoke_enter() (while the alias is still in
+ * the lookup), removing the alias, p2pmem_revoke_finish(),
+ * p2pmem_revoke_unlock(). @key names the provider and is never dereferenced.
+ */
+struct revoked;
+__internal void p2pmem_revoke_lock(void);
+__internal void p2pmem_revoke_unlock(void);
+__internal struct revoked *p2pmem_revoke_enter(const void *key, uintptr_t va, size_t len);
+__internal void p2pmem_revoke_finish(struct revoked *r, int prot);
+/* Unmap what of [start, end) is revoked under @key: the bytes unmapped; *err -ENOMEM. */
+__internal size_t p2pmem_revoked_munmap(const void *key, uintptr_t start, uintptr_t end, int *err);
+
 #endif /* HETMEM_DRIVERS_PCI_P2PDMA_H */

@@ -10,6 +10,10 @@
  * as pieces, each its own alias, so an unmapped page never lingers in the
  * lookup (a later mmap reusing the address must read as ordinary memory).
  * The chunk goes back to the pool with its last page.
+ *
+ * A release of the provider revokes the mappings still there
+ * (p2pmem-revoke.c): their chunks go back to the pool, their address ranges
+ * stay reserved and fault on every access until their user unmaps them.
  */
 #define pr_fmt(fmt) "p2pmem: " fmt
 
@@ -28,6 +32,7 @@ struct p2pmem_chunk {
 	uintptr_t virt; /* in the pool: the fabric's mapping of the BAR */
 	size_t len;
 	size_t live;	/* pages still mapped */
+	int prot;	/* as mapped */
 	struct dev_pagemap *pgmap;
 };
 
@@ -119,6 +124,7 @@ void *pci_p2pmem_mmap(struct pci_dev *pdev, size_t len, int prot, int flags, lon
 		return ERR_PTR(-ENOMEM);
 	c->len = len;
 	c->live = len >> PAGE_SHIFT;
+	c->prot = prot;
 	c->virt = (uintptr_t)pci_alloc_p2pmem(pdev, len);
 	if (!c->virt) {
 		bool pool;
@@ -175,11 +181,24 @@ int pci_p2pmem_munmap(struct pci_dev *pdev, void *addr, size_t len)
 	uintptr_t start = (uintptr_t)addr, end;
 	struct p2pmem_piece *pc, *next, *tail;
 	struct pci_p2pdma *p;
-	int ret = -EINVAL;
+	size_t revoked;
+	int ret = -EINVAL, err;
 
-	if (start & (PAGE_SIZE - 1) || !len)
+	if (start & (PAGE_SIZE - 1) || !len || len > UINTPTR_MAX - start - (PAGE_SIZE - 1))
 		return -EINVAL;
 	end = start + ((len + PAGE_SIZE - 1) & PAGE_MASK);
+	/*
+	 * Revoked ranges first, without touching @pdev: their provider may be
+	 * gone with its fabric. Only a range they do not cover whole can also
+	 * hold live pieces.
+	 */
+	revoked = p2pmem_revoked_munmap(pdev, start, end, &err);
+	if (err)
+		return err;
+	if (revoked == end - start)
+		return 0;
+	if (revoked)
+		ret = 0;
 	pthread_rwlock_rdlock(&pdev->p2p_lock);
 	p = pdev->p2pdma;
 	if (!p)
@@ -223,23 +242,62 @@ out:
 	return ret;
 }
 
+/*
+ * Revoke one piece, already off the provider's list and entered as revoked:
+ * its alias leaves the lookup, its range is mapped over, its pages go back
+ * to the chunk.
+ */
+static void revoke_piece(struct pci_dev *pdev, struct p2pmem_piece *pc, struct revoked *r)
+{
+	struct pci_p2pdma *p = pdev->p2pdma;
+	struct p2pmem_chunk *c = pc->chunk;
+
+	pgmap_remove_alias(c->pgmap, (void *)pc->va, pc->len);
+	if (r) {
+		p2pmem_revoke_finish(r, c->prot);
+	} else {
+		/* Cannot be kept: unmapped, as much as can still be done. */
+		pr_err("%s: p2pmem mapping at %p cannot be kept reserved; unmapping it", pdev->name,
+		       (void *)pc->va);
+		munmap((void *)pc->va, pc->len);
+	}
+	/* Other pieces of the chunk may be unmapped meanwhile: the same locks as munmap. */
+	pthread_rwlock_rdlock(&pdev->p2p_lock);
+	pthread_mutex_lock(&p->mmap_lock);
+	chunk_put(pdev, c, pc->len >> PAGE_SHIFT);
+	pthread_mutex_unlock(&p->mmap_lock);
+	pthread_rwlock_unlock(&pdev->p2p_lock);
+	free(pc);
+}
+
 void p2pmem_release_mmaps(struct pci_dev *pdev)
 {
 	struct pci_p2pdma *p = pdev->p2pdma;
 	struct p2pmem_piece *pc;
+	struct revoked *r;
 
 	/*
-	 * A provider going away takes its mappings with it: the pages become
-	 * inaccessible (the kernel unmaps them from the users' page tables).
+	 * The kernel takes the provider's pages out of its users' page tables
+	 * and leaves their VMAs: so are these mappings kept, every access to
+	 * them faulting. The range is entered as revoked while its alias is
+	 * still in the lookup, so the DMA layer always sees one or the other.
 	 */
 	for (;;) {
+		p2pmem_revoke_lock();
 		pthread_mutex_lock(&p->mmap_lock);
 		pc = list_empty(&p->mmaps) ? NULL : list_first_entry(&p->mmaps, struct p2pmem_piece, node);
+		if (pc) {
+			list_del(&pc->node);
+			r = p2pmem_revoke_enter(pdev, pc->va, pc->len);
+		}
 		pthread_mutex_unlock(&p->mmap_lock);
+		if (pc) {
+			pr_warn("%s: p2pmem mapping at %p (%zu bytes) still in use at removal; revoking it",
+				pdev->name, (void *)pc->va, pc->len);
+			revoke_piece(pdev, pc, r);
+		}
+		p2pmem_revoke_unlock();
 		if (!pc)
 			break;
-		pr_warn("%s: p2pmem mapping at %p still in use at removal; unmapping it", pdev->name,
-			(void *)pc->va);
-		pci_p2pmem_munmap(pdev, (void *)pc->va, pc->len);
 	}
 }

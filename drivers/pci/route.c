@@ -380,6 +380,22 @@ static void copy_mem(void *mem, uint8_t *buf, uint64_t n, bool write)
 		memcpy(buf, mem, n);
 }
 
+/*
+ * Process memory through the IOMMU. An IOVA mapped before a p2pmem mapping
+ * was revoked may still name its range, which now faults on every access:
+ * the copy is refused instead (-EFAULT, reported as an IOMMU fault), and
+ * no revocation can start while it runs.
+ */
+static int copy_host(uint64_t cpu, uint8_t *buf, uint64_t n, bool write)
+{
+	int ret = p2pmem_host_access_begin(cpu, n);
+
+	if (!ret)
+		copy_mem((void *)(uintptr_t)cpu, buf, n, write);
+	p2pmem_host_access_end();
+	return ret;
+}
+
 static int move_data(const struct pci_route *r, uint8_t *buf, uint64_t n, bool write)
 {
 	void *mem;
@@ -387,7 +403,7 @@ static int move_data(const struct pci_route *r, uint8_t *buf, uint64_t n, bool w
 	if (r->kind == PCI_ROUTE_HOST_MEMORY) {
 		if (r->untranslated)
 			return copy_unchecked(r->cpu_addr, buf, n, write);
-		mem = (void *)(uintptr_t)r->cpu_addr;
+		return copy_host(r->cpu_addr, buf, n, write);
 	} else if (r->target->bar[r->bar].ops) {
 		bar_ops_rw(r->target, r->bar, r->offset, buf, n, write);
 		return 0;
@@ -415,7 +431,9 @@ static int dma_rw(struct pci_dev *dev, uint64_t addr, uint8_t *buf, size_t len, 
 		}
 		ret = move_data(&r, buf, r.len, write);
 		if (ret) {
-			r.kind = PCI_ROUTE_UNCLAIMED;
+			/* Translated process memory that is gone: the IOMMU's entry is stale. */
+			r.kind = r.kind == PCI_ROUTE_HOST_MEMORY && !r.untranslated ?
+					 PCI_ROUTE_IOMMU_FAULT : PCI_ROUTE_UNCLAIMED;
 			report_failure(dev, &r, addr, write, ret);
 			return ret;
 		}

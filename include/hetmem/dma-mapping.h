@@ -49,7 +49,8 @@ enum dma_data_direction {
  *
  * Return: the DMA address, or DMA_MAPPING_ERROR (a zero size, an invalid
  * direction, P2P memory the device cannot reach, device-private memory,
- * IOVA space or memory exhausted). dma_mapping_error() says which.
+ * a p2pmem/allocate mapping revoked by its provider's release, IOVA space
+ * or memory exhausted). dma_mapping_error() says which.
  */
 dma_addr_t dma_map_single(struct pci_dev *dev, void *ptr, size_t size,
 			  enum dma_data_direction dir);
@@ -93,7 +94,8 @@ void dma_unmap_page(struct pci_dev *dev, dma_addr_t addr, size_t size,
  * @addr: what the mapping call returned
  *
  * Return: 0 when @addr is a valid mapping, else the negative errno of the
- * failure: -EINVAL, -EREMOTEIO (P2P memory @dev cannot reach), -ENOSPC
+ * failure: -EINVAL, -EREMOTEIO (P2P memory @dev cannot reach), -EFAULT
+ * (a p2pmem/allocate mapping revoked by its provider's release), -ENOSPC
  * (IOVA space exhausted), -ENOMEM.
  */
 int dma_mapping_error(struct pci_dev *dev, dma_addr_t addr);
@@ -112,7 +114,9 @@ int dma_mapping_error(struct pci_dev *dev, dma_addr_t addr);
  * Return: the number of mapped entries (@nents), or -EREMOTEIO when a
  * segment is P2P memory whose map type to @dev is NOT_SUPPORTED, -EINVAL
  * for a malformed segment (no address, zero length, device-private memory,
- * a segment running past its map), -ENOSPC, -ENOMEM.
+ * a segment running past its map), -EFAULT (a segment touching a
+ * p2pmem/allocate mapping revoked by its provider's release), -ENOSPC,
+ * -ENOMEM.
  */
 int dma_map_sg(struct pci_dev *dev, struct scatterlist *sgl, int nents,
 	       enum dma_data_direction dir);

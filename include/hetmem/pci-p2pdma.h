@@ -67,7 +67,7 @@ bool pci_has_p2pmem(struct pci_dev *pdev);
  * @size: bytes (rounded up to pages)
  *
  * The allocation holds a reference on its page map: the provider cannot
- * go away under it.
+ * go away under it. Its memory reads zeros (it is cleared when handed out).
  *
  * Return: the CPU address, or NULL when @pdev has no pool, the pool cannot
  * satisfy @size, or the provider is going away.
@@ -178,9 +178,12 @@ struct pci_dev *pci_p2pmem_find(struct pci_dev *client);
  * pci_p2pdma_release - take a provider's p2pmem down
  * @pdev: the provider
  *
- * Unpublishes, then waits until every allocation is freed and every page
- * reference dropped, then removes the page maps and the pool. As on device
- * removal in the kernel.
+ * Unpublishes, revokes every p2pmem/allocate mapping still there, then
+ * waits until every allocation is freed and every page reference dropped,
+ * then removes the page maps and the pool. As on device removal in the
+ * kernel: a revoked mapping stays reserved for its user, faults on every
+ * access (SIGBUS), cannot be mapped for DMA (-EFAULT), and is unmapped with
+ * pci_p2pmem_munmap().
  */
 void pci_p2pdma_release(struct pci_dev *pdev);
 
@@ -249,10 +252,14 @@ void *pci_p2pmem_mmap(struct pci_dev *pdev, size_t len, int prot, int flags, lon
  * @len: bytes (rounded up to pages); may cover part of a mapping
  *
  * The pages unmapped leave the lookup at once; a chunk returns to the pool
- * when its last page is unmapped.
+ * when its last page is unmapped. A mapping revoked by pci_p2pdma_release()
+ * is unmapped the same way, even once @pdev is gone with its fabric (the
+ * pointer then only names the provider), as long as the range is all
+ * revoked.
  *
- * Return: 0, or -EINVAL when @addr is unaligned or the range is not part of
- * a live mapping of @pdev.
+ * Return: 0, -EINVAL when @addr is unaligned or the range is not part of
+ * a live or revoked mapping of @pdev, -ENOMEM when the revoked mapping a
+ * hole is cut in cannot be split (nothing is unmapped).
  */
 int pci_p2pmem_munmap(struct pci_dev *pdev, void *addr, size_t len);
 

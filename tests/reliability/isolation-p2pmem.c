@@ -9,9 +9,8 @@
  * user's mapping is refused, and freeing or unmapping with an address
  * inside someone else's memory changes nothing of theirs.
  *
- * Not covered, by design: freed p2pmem is not cleared, so the next user
- * of the same BAR memory sees what the last one left there (as with the
- * kernel's p2pmem); see Documentation/reliability.md.
+ * What the last user of the same BAR memory left there is cleared when the
+ * memory is handed out again: reliability-p2pmem-cleared.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -197,7 +197,8 @@ static int build_pointer(struct nvme_request *rq)
  *
  * Return: 0, -EINVAL (@len too big or zero, a buffer neither PRPs nor an
  * SGL can describe and too big to bounce), the transport's mapping errors
- * other than -EREMOTEIO (-EINVAL, -ENOSPC, -ENOMEM), -ENOMEM when a bounce
+ * other than -EREMOTEIO (-EINVAL, -EFAULT for a p2pmem mapping its
+ * provider's release revoked, -ENOSPC, -ENOMEM), -ENOMEM when a bounce
  * buffer cannot be allocated. Nothing stays mapped on error.
  */
 int nvme_rq_map_data(struct nvme_request *rq, void *buf, size_t len, enum dma_data_direction dir)
