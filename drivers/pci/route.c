@@ -35,6 +35,7 @@
 
 #include <hetmem/iommu.h>
 #include <hetmem/log.h>
+#include "lib/fault_guard.h"
 #include "internal.h"
 #include "lib/trace.h"
 
@@ -384,14 +385,26 @@ static void copy_mem(void *mem, uint8_t *buf, uint64_t n, bool write)
  * Process memory through the IOMMU. An IOVA mapped before a p2pmem mapping
  * was revoked may still name its range, which now faults on every access:
  * the copy is refused instead (-EFAULT, reported as an IOMMU fault), and
- * no revocation can start while it runs.
+ * no revocation can start while it runs. Any other process memory the
+ * IOMMU maps may be unmapped by its owner while the mapping stands (the
+ * kernel would keep the pinned pages; here they go with the munmap(), and
+ * the userfaultfd event that stops the device comes after): the copy runs
+ * under a fault guard, and a fault is the same -EFAULT.
  */
 static int copy_host(uint64_t cpu, uint8_t *buf, uint64_t n, bool write)
 {
 	int ret = p2pmem_host_access_begin(cpu, n);
+	struct fault_guard g;
 
-	if (!ret)
-		copy_mem((void *)(uintptr_t)cpu, buf, n, write);
+	if (ret)
+		goto out;
+	if (fault_guard_enter(&g, (uintptr_t)cpu, n)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	copy_mem((void *)(uintptr_t)cpu, buf, n, write);
+	fault_guard_leave(&g);
+out:
 	p2pmem_host_access_end();
 	return ret;
 }
