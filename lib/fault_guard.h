@@ -27,7 +27,9 @@
  * its own SIGSEGV or SIGBUS handler later replaces it, and its handler
  * then gets the faults the guards would have caught, until
  * fault_guard_install() runs again (test harnesses that swap handlers
- * around each test call it at the start of the test).
+ * around each test call it at the start of the test). A thread that may
+ * take a guarded fault must not block SIGSEGV or SIGBUS: the kernel kills
+ * a process whose thread faults with the signal blocked, handler or not.
  */
 #ifndef HETMEM_LIB_FAULT_GUARD_H
 #define HETMEM_LIB_FAULT_GUARD_H

@@ -416,8 +416,16 @@ int hi_hmm_open(unsigned int minor, int flags, void **priv)
 	pthread_cond_init(&file->wake, NULL);
 	pthread_cond_init(&file->done, NULL);
 
-	/* The program's signals are for its own threads. */
+	/*
+	 * The program's signals are for its own threads. Not the faults:
+	 * the kernel kills a process whose thread faults with the signal
+	 * blocked, and device copies catch theirs (lib/fault_guard.h).
+	 */
 	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&file->thread, NULL, hmm_dev_thread, file);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
