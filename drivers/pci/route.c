@@ -391,20 +391,23 @@ static void copy_mem(void *mem, uint8_t *buf, uint64_t n, bool write)
  * the userfaultfd event that stops the device comes after): the copy runs
  * under a fault guard, and a fault is the same -EFAULT.
  */
+static int copy_guarded(uint64_t cpu, uint8_t *buf, uint64_t n, bool write)
+{
+	struct fault_guard g;
+
+	if (fault_guard_enter(&g, (uintptr_t)cpu, n))
+		return -EFAULT;
+	copy_mem((void *)(uintptr_t)cpu, buf, n, write);
+	fault_guard_leave(&g);
+	return 0;
+}
+
 static int copy_host(uint64_t cpu, uint8_t *buf, uint64_t n, bool write)
 {
 	int ret = p2pmem_host_access_begin(cpu, n);
-	struct fault_guard g;
 
-	if (ret)
-		goto out;
-	if (fault_guard_enter(&g, (uintptr_t)cpu, n)) {
-		ret = -EFAULT;
-		goto out;
-	}
-	copy_mem((void *)(uintptr_t)cpu, buf, n, write);
-	fault_guard_leave(&g);
-out:
+	if (!ret)
+		ret = copy_guarded(cpu, buf, n, write);
 	p2pmem_host_access_end();
 	return ret;
 }
