@@ -214,6 +214,11 @@ static int submit_one(struct actx *a, struct hi_file *f, struct iocb *iocb)
 	}
 	if (len > nd->size - off)
 		len = nd->size - off;
+	if (hi_user_buffer_ok(iov.iov_base, len, !write)) {
+		/* Submitted, and failed: the event says so, as the kernel's would. */
+		push(a, iocb, -EFAULT);
+		return 0;
+	}
 	r = malloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
