@@ -19,6 +19,10 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#ifdef HAVE_LIBAIO
+#include <libaio.h>
+#endif
+
 #include "interpose-test.h"
 
 /* lib/test_hmm_uapi.h */
@@ -349,6 +353,41 @@ static void test_ns_rw(void)
 	free(buf);
 }
 
+#ifdef HAVE_LIBAIO
+/* libaio on a namespace: the pointers are the kernel's to check (its errnos come back negative). */
+static void test_aio(void)
+{
+	int fd = open_or_fail("/dev/nvme0n1", O_RDWR | O_DIRECT);
+	uint8_t *buf = aligned_alloc(PAGE, PAGE);
+	struct timespec ts = { 5, 0 }, bad_ts = { 0, 2000000000 };
+	struct iocb cb, *cbs[1] = { &cb };
+	struct io_event ev[2];
+	io_context_t ctx = 0;
+
+	CHECK(!io_setup(4, &ctx), "io_setup");
+	EXPECT_RET(io_submit(ctx, 1, BAD_PTR), -EFAULT);
+	cbs[0] = BAD_PTR;
+	EXPECT_RET(io_submit(ctx, 1, cbs), -EFAULT);
+	cbs[0] = &cb;
+	EXPECT_RET(io_submit(ctx, -1, cbs), -EINVAL);
+	/* a buffer the program cannot use: submitted, completed with -EFAULT */
+	io_prep_pread(&cb, fd, BAD_PTR, 512, 0);
+	EXPECT_RET(io_submit(ctx, 1, cbs), 1);
+	EXPECT_RET(io_getevents(ctx, 2, 1, ev, &ts), -EINVAL);
+	EXPECT_RET(io_getevents(ctx, 1, 1, ev, &bad_ts), -EINVAL);
+	EXPECT_RET(io_getevents(ctx, 1, 1, BAD_PTR, &ts), -EFAULT); /* the event stays */
+	EXPECT_RET(io_getevents(ctx, 1, 2, ev, &ts), 1);
+	CHECK(ev[0].obj == &cb && (long)ev[0].res == -EFAULT, "event res %ld", (long)ev[0].res);
+	io_prep_pread(&cb, fd, buf, 512, 0);
+	EXPECT_RET(io_submit(ctx, 1, cbs), 1);
+	EXPECT_RET(io_getevents(ctx, 1, 2, ev, &ts), 1);
+	CHECK(ev[0].obj == &cb && ev[0].res == 512, "a good read after: res %ld", (long)ev[0].res);
+	EXPECT_RET(io_destroy(ctx), 0);
+	close(fd);
+	free(buf);
+}
+#endif
+
 static void test_hmm(void)
 {
 	int fd = open_or_fail("/dev/hmm_dmirror0", O_RDWR);
@@ -456,6 +495,9 @@ int main(void)
 	test_ctrl_io();
 	test_ns_ioctls();
 	test_ns_rw();
+#ifdef HAVE_LIBAIO
+	test_aio();
+#endif
 	test_hmm();
 	test_p2pmem();
 	return it_result("interpose-bad-input");
