@@ -10,6 +10,10 @@
  *                   found inputs spending seconds routing every element),
  *                   still exact on system memory, a peer's BAR, and a
  *                   register BAR (read and written back, the write dropped)
+ *   table memory    PTE_SETs of a million pages each took the host's memory
+ *                   without bound (a gigabyte for an input of 5 KiB); the
+ *                   tables now have a fixed budget, beyond which PTE
+ *                   commands fail with GPU_SC_INTERNAL until an ASID reset
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,12 +173,60 @@ static void test_atomic_runs(void **state)
 	assert_int_equal(tg_run(t, TG_CH_WORK, &add), GPU_SC_DMA_ERROR);
 }
 
+static void test_table_memory(void **state)
+{
+	struct tgpu *t = *state;
+	const uint64_t base = 0x100000000000ULL, span = 4ULL << 30; /* a million pages */
+	struct gpu_cmd c, small = tg_pte_set(ASID + 1, base, 1, GPU_PTE_VALID, 0);
+	unsigned int i;
+	uint16_t sc = GPU_SC_SUCCESS;
+
+	/* Each command needs 2052 nodes (2048 leaves, 4 for its GiBs): the eighth overflows. */
+	for (i = 0; i < 8 && sc == GPU_SC_SUCCESS; i++) {
+		c = tg_pte_set(ASID, base + i * span, 1u << 20, GPU_PTE_VALID, 0);
+		sc = tg_run(t, TG_CH_MMU, &c);
+	}
+	assert_int_equal(sc, GPU_SC_INTERNAL);
+	assert_int_equal(i, 8);
+	assert_int_equal(tg_rd32(t, GPU_CH_REG(TG_CH_MMU, GPU_CH_LAST_STATUS)), GPU_SC_INTERNAL);
+	/* The budget is the device's: another ASID is refused too; unmapping needs nothing. */
+	assert_int_equal(tg_run(t, TG_CH_MMU, &small), GPU_SC_INTERNAL);
+	c = tg_pte_set(ASID, base, 16, 0, 0);
+	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
+	/* What was mapped still translates. */
+	{
+		struct tg_buf out = tg_alloc(t, TG_PAGE);
+		struct gpu_cmd rd = { .opcode = GPU_OP_PTE_READ, .asid = ASID };
+
+		rd.arg[0] = base + span;
+		rd.arg[1] = 2;
+		rd.arg[2] = out.dma;
+		assert_int_equal(tg_run(t, TG_CH_MMU, &rd), GPU_SC_SUCCESS);
+		assert_int_equal(((uint64_t *)out.cpu)[0], GPU_PTE_VALID);
+		assert_int_equal(((uint64_t *)out.cpu)[1], GPU_PTE_VALID);
+	}
+	/* An ASID reset gives its memory back. */
+	c = (struct gpu_cmd){ .opcode = GPU_OP_ASID_RESET, .asid = ASID };
+	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
+	assert_int_equal(tg_run(t, TG_CH_MMU, &small), GPU_SC_SUCCESS);
+	c = tg_pte_set(ASID, base, 1u << 20, GPU_PTE_VALID, 0);
+	assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
+	/* And CTRL.RESET all of it. */
+	tg_wr32(t, GPU_REG_CTRL, GPU_CTRL_RESET);
+	assert_true(tg_ch_enable(t, TG_CH_MMU));
+	for (i = 0; i < 7; i++) {
+		c = tg_pte_set(ASID, base + i * span, 1u << 20, GPU_PTE_VALID, 0);
+		assert_int_equal(tg_run(t, TG_CH_MMU, &c), GPU_SC_SUCCESS);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_step_mode, setup, teardown),
 		cmocka_unit_test(test_step_mode_refused),
 		cmocka_unit_test_setup_teardown(test_atomic_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_memory, setup, teardown),
 	};
 
 	quiet_logs();

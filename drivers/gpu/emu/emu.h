@@ -64,6 +64,7 @@
 #define GPU_EMU_PT_BITS	     9 /* page-table index bits per level */
 #define GPU_EMU_PT_LEVELS    4 /* 4 * 9 + 12 = 48 bits >= GPU_VA_BITS */
 #define GPU_EMU_PT_ENTRIES   (1u << GPU_EMU_PT_BITS)
+#define GPU_EMU_PT_MAX_NODES (1u << 14) /* table memory: 64 MiB of 4 KiB nodes, all ASIDs */
 #define GPU_EMU_SYS_COUNTERS_MAX (1u << 22) /* system pages counted at most */
 #define GPU_EMU_MAX_VRAM     (1ULL << 40)
 
@@ -250,6 +251,7 @@ struct gpu_emu {
 	/* The MMU. */
 	pthread_rwlock_t mmu_lock;
 	struct gpu_emu_pt pt[GPU_NR_ASIDS];
+	unsigned long pt_nodes; /* of all ASIDs, under mmu_lock */
 
 	/* Access counters, under counters_lock. */
 	pthread_mutex_t counters_lock;
