@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The emulated GPU in step mode (drivers/gpu/emu/step.h), as the fuzzer
- * drives it, and one regression test per finding of tests/fuzz/fuzz-gpu.c,
- * each replaying the finding's commands deterministically:
+ * drives it, and one regression test per change tests/fuzz/fuzz-gpu.c led
+ * to, each replaying the commands deterministically:
  *
  *   step mode       no threads, work done by gpu_emu_run_steps(), refused
  *                   on a started GPU's neighbour calls
