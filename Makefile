@@ -88,7 +88,7 @@ build-min:
 # The libFuzzer fuzzers (tests/fuzz/): clang, ASan + UBSan, coverage
 # instrumentation everywhere. Only the fuzzers are built here; the rest of
 # the tree is covered by the other builds.
-FUZZERS = fuzz-machine-config fuzz-pci-config fuzz-nvme
+FUZZERS = fuzz-machine-config fuzz-pci-config fuzz-nvme fuzz-gpu
 
 build-fuzz: $(KCONFIG_CONFIG)
 	$(Q)if [ ! -f $(BUILD_FUZZ)/build.ninja ]; then \

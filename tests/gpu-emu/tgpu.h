@@ -31,6 +31,7 @@
 #include <hetmem/gpu-regs.h>
 #include <hetmem/log.h>
 #include <hetmem/pci.h>
+#include "drivers/gpu/emu/step.h"
 
 #define TG_PAGE	      4096u
 #define TG_MAX_BUFS   64
@@ -82,6 +83,21 @@ struct tgpu {
 	struct tg_ch ch[GPU_NR_CHANNELS];
 	struct tg_buf faults;
 	uint32_t fault_get;
+	bool stepped; /* step mode: each register write is followed by a step */
+};
+
+/**
+ * struct tg_opts - how tg_setup_opts() builds the machine
+ * @passthrough: DMA through hb0 is not translated (no IOMMU)
+ * @stepped: the GPU runs in step mode (drivers/gpu/emu/step.h): no
+ *	     channel threads, every register write steps it to idle, and a
+ *	     wait that the step did not satisfy fails at once
+ * @peer_bar: BAR2 bytes of peer and far (0: 16 MiB)
+ */
+struct tg_opts {
+	bool passthrough;
+	bool stepped;
+	uint64_t peer_bar;
 };
 
 static inline struct gpu_emu_params tg_params(void)
@@ -94,23 +110,21 @@ static inline struct gpu_emu_params tg_params(void)
 	return p;
 }
 
-static inline struct pci_endpoint_info tg_mem_ep(const char *name)
+static inline struct pci_endpoint_info tg_mem_ep(const char *name, uint64_t size)
 {
 	struct pci_endpoint_info info = {
 		.name = name,
 		.vendor = 0x4854,
 		.device = 0x00fe,
 		.class = 0x058000,
-		.bar = { [2] = { .size = 16 << 20, .flags = PCI_BAR_MEM64 | PCI_BAR_PREFETCH } },
+		.bar = { [2] = { .size = size, .flags = PCI_BAR_MEM64 | PCI_BAR_PREFETCH } },
 	};
 	return info;
 }
 
-/*
- * Build the fabric, add the GPU, enumerate, start it, enable bus mastering.
- * With @passthrough, DMA through hb0 is not translated (no IOMMU).
- */
-static inline int tg_setup_ext(struct tgpu *t, const struct gpu_emu_params *p, bool passthrough)
+/* Build the fabric, add the GPU, enumerate, start it, enable bus mastering. */
+static inline int tg_setup_opts(struct tgpu *t, const struct gpu_emu_params *p,
+				const struct tg_opts *o)
 {
 	struct pci_host_bridge_info hb = {
 		.name = "hb0",
@@ -118,7 +132,7 @@ static inline int tg_setup_ext(struct tgpu *t, const struct gpu_emu_params *p, b
 		.vendor = 0x8086,
 		.device = 0x09a2,
 		.p2p_allowed = true,
-		.iommu_passthrough = passthrough,
+		.iommu_passthrough = o->passthrough,
 		.bus_offset = 1ULL << 47,
 		.mem_base = 0xc0000000,
 		.mem_size = 0x10000000,
@@ -150,16 +164,27 @@ static inline int tg_setup_ext(struct tgpu *t, const struct gpu_emu_params *p, b
 		return -1;
 	}
 	t->pdev = gpu_emu_pdev(t->emu);
-	ep = tg_mem_ep("peer");
+	ep = tg_mem_ep("peer", o->peer_bar ? o->peer_bar : 16 << 20);
 	t->peer = pci_endpoint_add(t->dsp1, &ep);
-	ep = tg_mem_ep("far");
+	ep = tg_mem_ep("far", o->peer_bar ? o->peer_bar : 16 << 20);
 	t->far = pci_endpoint_add(t->rp1, &ep);
 	if (IS_ERR(t->peer) || IS_ERR(t->far))
 		return -1;
-	if (pci_fabric_enumerate(t->f) || gpu_emu_start(t->emu))
+	if (pci_fabric_enumerate(t->f))
+		return -1;
+	t->stepped = o->stepped;
+	if (o->stepped ? gpu_emu_step_mode(t->emu) : gpu_emu_start(t->emu))
 		return -1;
 	pci_set_master(t->pdev);
 	return 0;
+}
+
+/* With @passthrough, DMA through hb0 is not translated (no IOMMU). */
+static inline int tg_setup_ext(struct tgpu *t, const struct gpu_emu_params *p, bool passthrough)
+{
+	struct tg_opts o = { .passthrough = passthrough };
+
+	return tg_setup_opts(t, p, &o);
 }
 
 static inline int tg_setup(struct tgpu *t, const struct gpu_emu_params *p)
@@ -206,14 +231,23 @@ static inline uint64_t tg_rd64(struct tgpu *t, uint64_t off)
 	return pci_mmio_read(t->pdev, GPU_BAR_REGS, off, 8);
 }
 
+/* Step mode: run the GPU until it has nothing left to do. */
+static inline void tg_step(struct tgpu *t)
+{
+	if (t->stepped)
+		gpu_emu_run_steps(t->emu, 0);
+}
+
 static inline void tg_wr32(struct tgpu *t, uint64_t off, uint32_t v)
 {
 	pci_mmio_write(t->pdev, GPU_BAR_REGS, off, 4, v);
+	tg_step(t);
 }
 
 static inline void tg_wr64(struct tgpu *t, uint64_t off, uint64_t v)
 {
 	pci_mmio_write(t->pdev, GPU_BAR_REGS, off, 8, v);
+	tg_step(t);
 }
 
 static inline uint64_t tg_now_ms(void)
@@ -230,8 +264,11 @@ static inline bool tg_wait_reg(struct tgpu *t, uint64_t off, uint32_t mask, uint
 	uint64_t end = tg_now_ms() + TG_TIMEOUT_MS;
 
 	do {
+		tg_step(t);
 		if ((tg_rd32(t, off) & mask) == want)
 			return true;
+		if (t->stepped)
+			return false;
 		usleep(50);
 	} while (tg_now_ms() < end);
 	return false;
@@ -294,6 +331,8 @@ static inline uint16_t tg_wait(struct tgpu *t, unsigned int c, uint32_t idx)
 
 		if (st & GPU_CMD_DONE)
 			return GPU_CMD_SC(st);
+		if (t->stepped)
+			return TG_TIMED_OUT; /* the step that could complete it is over */
 		if (++spins < 20000) {
 			if (spins % 64 == 0)
 				sched_yield();
@@ -386,7 +425,7 @@ static inline bool tg_fault_next(struct tgpu *t, struct gpu_fault_entry *e, uint
 	uint64_t end = tg_now_ms() + TG_TIMEOUT_MS;
 
 	while (tg_rd32(t, GPU_REG_FAULT_PUT) == t->fault_get) {
-		if (tg_now_ms() > end)
+		if (t->stepped || tg_now_ms() > end)
 			return false;
 		usleep(20);
 	}

@@ -17,7 +17,11 @@
  * asynchronously (vectored requests, a buffered descriptor's partial
  * blocks, flushes) runs at submission and completes at once.
  *
- * libaio returns negative errnos, not -1: so do these.
+ * libaio returns negative errnos, not -1: so do these. The program's
+ * iocb array, iocbs and event array are read and checked as the kernel's
+ * copy_from_user()/copy_to_user() would (umem.c): a bad pointer is
+ * -EFAULT, a request whose buffer the program cannot use completes with
+ * -EFAULT.
  */
 #undef _FILE_OFFSET_BITS
 #include <errno.h>
@@ -214,6 +218,11 @@ static int submit_one(struct actx *a, struct hi_file *f, struct iocb *iocb)
 	}
 	if (len > nd->size - off)
 		len = nd->size - off;
+	if (hi_user_buffer_ok(iov.iov_base, len, !write)) {
+		/* Submitted, and failed: the event says so, as the kernel's would. */
+		push(a, iocb, -EFAULT);
+		return 0;
+	}
 	r = malloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -274,7 +283,16 @@ int io_submit(io_context_t ctx, long nr, struct iocb *ios[])
 		return -EINVAL;
 	pthread_mutex_lock(&a->lock);
 	for (i = 0; i < nr; i++) {
-		struct hi_file *f = hi_fd_get(ios[i]->aio_fildes);
+		struct iocb *io, copy;
+		struct hi_file *f;
+
+		/* get_user() of the pointer, copy_from_user() of the iocb */
+		if (hi_copy_from_user(&io, &ios[i], sizeof(io)) ||
+		    hi_copy_from_user(&copy, io, sizeof(copy))) {
+			ret = -EFAULT;
+			break;
+		}
+		f = hi_fd_get(copy.aio_fildes);
 
 		if (!f || f->kind == HI_P2PMEM || f->kind == HI_RESOURCE) {
 			hi_file_put(f);
@@ -294,11 +312,13 @@ int io_submit(io_context_t ctx, long nr, struct iocb *ios[])
 	return i ? (int)i : ret;
 }
 
-static unsigned int drain(struct actx *a, struct io_event *ev, long want)
+/* Up to @want events into the program's @ev; -EFAULT (none taken off) when it cannot take them. */
+static long drain(struct actx *a, struct io_event *ev, long want)
 {
 	unsigned int n = a->nr_done < want ? a->nr_done : (unsigned int)want;
 
-	memcpy(ev, a->done, n * sizeof(*ev));
+	if (n && hi_copy_to_user(ev, a->done, n * sizeof(*ev)))
+		return -EFAULT;
 	memmove(a->done, a->done + n, (a->nr_done - n) * sizeof(*ev));
 	a->nr_done -= n;
 	return n;
@@ -317,6 +337,7 @@ int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events
 {
 	struct actx *a = find(ctx);
 	int64_t deadline = -1;
+	bool fault = false;
 	long got = 0;
 	int r;
 
@@ -325,19 +346,33 @@ int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events
 					  : -ENOSYS;
 	if (min_nr < 0 || nr < min_nr)
 		return -EINVAL;
-	if (timeout)
-		deadline = now_ns() + timeout->tv_sec * 1000000000LL + timeout->tv_nsec;
+	if (timeout) {
+		struct timespec t;
+
+		if (hi_copy_from_user(&t, timeout, sizeof(t)))
+			return -EFAULT;
+		if (t.tv_sec < 0 || t.tv_nsec < 0 || t.tv_nsec >= 1000000000)
+			return -EINVAL;
+		deadline = now_ns() + t.tv_sec * 1000000000LL + t.tv_nsec;
+	}
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		int64_t left = deadline < 0 ? -1 : deadline - now_ns();
+		long n = drain(a, events + got, nr - got);
 
-		got += drain(a, events + got, nr - got);
-		if (a->qp && a->pending && got < nr) {
+		if (n >= 0 && a->qp && a->pending && got + n < nr) {
 			hi_busy++;
 			nvme_qpair_process_completions(a->qp, 0);
 			hi_busy--;
-			got += drain(a, events + got, nr - got);
+			got += n;
+			n = drain(a, events + got, nr - got);
 		}
+		if (n < 0) {
+			/* the events so far, else the fault */
+			fault = !got;
+			break;
+		}
+		got += n;
 		if (a->real_pending && got < nr) {
 			struct timespec zero = { 0, 0 };
 
@@ -373,16 +408,19 @@ int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
-	return (int)got;
+	return fault ? -EFAULT : (int)got;
 }
 
 int io_cancel(io_context_t ctx, struct iocb *iocb, struct io_event *evt)
 {
 	struct hi_file *f;
+	struct iocb copy;
 
 	if (!find(ctx))
 		return REAL(io_cancel) ? REAL(io_cancel)(ctx, iocb, evt) : -ENOSYS;
-	f = hi_fd_get(iocb->aio_fildes);
+	if (hi_copy_from_user(&copy, iocb, sizeof(copy)))
+		return -EFAULT;
+	f = hi_fd_get(copy.aio_fildes);
 	if (f && f->kind != HI_P2PMEM && f->kind != HI_RESOURCE) {
 		hi_file_put(f);
 		return -EAGAIN; /* a command the controller has cannot be called back */

@@ -13,12 +13,19 @@
  * any range works: partial blocks go through a bounce buffer (read,
  * modified, written back). There is no page cache: every call reaches
  * the controller.
+ *
+ * A buffer the program cannot use (not mapped, or read-only for a read)
+ * is EFAULT, found before the controller is given it: with O_DIRECT any
+ * bad vector fails the whole call, as the kernel's direct I/O does;
+ * without, the call stops at it and returns what was done before, as a
+ * copy through the page cache does.
  */
 #undef _FILE_OFFSET_BITS
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 
 #include <hetmem/nvme.h>
 
@@ -163,6 +170,18 @@ ssize_t hi_blk_rw(struct hi_file *f, const struct iovec *iov, int iovcnt, int64_
 			io_end(&io);
 			return -EINVAL;
 		}
+		for (int i = 0; i < iovcnt && (uint64_t)off + done < size; i++) {
+			uint64_t len = iov[i].iov_len;
+
+			if (len > size - (uint64_t)off - done)
+				len = size - (uint64_t)off - done;
+			if (hi_user_buffer_ok(iov[i].iov_base, len, !write)) {
+				io_end(&io);
+				return -EFAULT;
+			}
+			done += len;
+		}
+		done = 0;
 	}
 	for (int i = 0; i < iovcnt && (uint64_t)off + done < size; i++) {
 		uint64_t at = (uint64_t)off + done, len = iov[i].iov_len;
@@ -171,6 +190,10 @@ ssize_t hi_blk_rw(struct hi_file *f, const struct iovec *iov, int iovcnt, int64_
 			len = size - at; /* short at the end, as a block device is */
 		if (!len)
 			continue;
+		if (!odirect && hi_user_buffer_ok(iov[i].iov_base, len, !write)) {
+			ret = -EFAULT;
+			break;
+		}
 		if (odirect || (!(at & ((1ULL << io.shift) - 1)) &&
 				!(len & ((1ULL << io.shift) - 1)) &&
 				!((uintptr_t)iov[i].iov_base & (DMA_ALIGN - 1))))
@@ -225,4 +248,70 @@ int hi_blk_discard(struct hi_file *f, uint64_t off, uint64_t len, bool zero)
 	hi_busy--;
 	io_end(&io);
 	return ret;
+}
+
+/* What vfs_fallocate() takes before the file's own method sees the call. */
+#define VFS_FALLOC_MODES                                                                  \
+	(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_NO_HIDE_STALE |             \
+	 FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_INSERT_RANGE |         \
+	 FALLOC_FL_UNSHARE_RANGE)
+#define BLK_FALLOC_MODES \
+	(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_NO_HIDE_STALE)
+
+static int vfs_fallocate_check(const struct hi_file *f, int mode, int64_t off, int64_t len)
+{
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (mode & ~VFS_FALLOC_MODES)
+		return -EOPNOTSUPP;
+	if ((mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) ==
+	    (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	if (((mode & FALLOC_FL_COLLAPSE_RANGE) && (mode & ~FALLOC_FL_COLLAPSE_RANGE)) ||
+	    ((mode & FALLOC_FL_INSERT_RANGE) && (mode & ~FALLOC_FL_INSERT_RANGE)) ||
+	    ((mode & FALLOC_FL_UNSHARE_RANGE) &&
+	     (mode & ~(FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE))))
+		return -EINVAL;
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (f->kind == HI_P2PMEM || f->kind == HI_RESOURCE)
+		return -EOPNOTSUPP; /* a sysfs file: no fallocate method */
+	if (f->kind != HI_NVME_NS)
+		return -ENODEV; /* a character device */
+	if (off + len < 0 || (uint64_t)off + (uint64_t)len > INT64_MAX)
+		return -EFBIG;
+	return 0;
+}
+
+int hi_blk_fallocate(struct hi_file *f, int mode, int64_t off, int64_t len)
+{
+	uint64_t size, start = (uint64_t)off, n = (uint64_t)len;
+	int ret = vfs_fallocate_check(f, mode, off, len);
+
+	if (ret)
+		return ret;
+	if (mode & ~BLK_FALLOC_MODES)
+		return -EOPNOTSUPP;
+	size = hi_blk_size(f);
+	if (start >= size)
+		return -EINVAL;
+	if (n > size - start) {
+		if (!(mode & FALLOC_FL_KEEP_SIZE))
+			return -EINVAL;
+		n = size - start;
+	}
+	switch (mode) {
+	case FALLOC_FL_ZERO_RANGE:
+	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
+		return hi_blk_discard(f, start, n, true);
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE | FALLOC_FL_NO_HIDE_STALE:
+		return hi_blk_discard(f, start, n, false);
+	}
+	/* Not whole blocks is refused before the mode is looked at. */
+	return (start | n) & ((1ULL << hi_ctx.st->ctrl[f->ctrl].ns[f->ns].lba_shift) - 1) ?
+		       -EINVAL :
+		       -EOPNOTSUPP;
 }

@@ -138,8 +138,9 @@ static off_t do_lseek(struct hi_file *f, off_t off, int whence)
 		errno = EINVAL;
 		return -1;
 	}
-	pos = base + off;
-	if (pos < 0) {
+	/* fixed_size_llseek(): within the device, its end included */
+	if (__builtin_add_overflow(base, (int64_t)off, &pos) || pos < 0 ||
+	    (uint64_t)pos > hi_blk_size(f)) {
 		pthread_mutex_unlock(&f->pos_lock);
 		errno = EINVAL;
 		return -1;

@@ -106,6 +106,20 @@ static void check_special(const char *path, int fd, int flags)
 	hi_file_put(f);
 }
 
+/*
+ * kernfs_fop_open(): a sysfs attribute without write permission bits is
+ * EACCES to open for writing, whoever asks. Its copy in RUN/sys is a real
+ * file root could write; a path the interposer rewrote is checked here.
+ */
+static bool sysfs_write_refused(const struct hi_path *hp, int flags)
+{
+	struct stat sb;
+
+	if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY || !hp->rewritten)
+		return false;
+	return !stat(hp->real, &sb) && S_ISREG(sb.st_mode) && !(sb.st_mode & 0222);
+}
+
 static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct hi_path hp;
@@ -119,6 +133,10 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 	}
 	if (hp.kind != HI_NONE)
 		return open_dev(&hp, flags);
+	if (sysfs_write_refused(&hp, flags)) {
+		errno = EACCES;
+		return -1;
+	}
 	fd = REAL(openat)(AT_FDCWD, hp.real, flags, mode);
 	if (fd >= 0)
 		check_special(hp.real, fd, flags);
@@ -254,6 +272,10 @@ FILE *fopen(const char *path, const char *mode)
 		return REAL(fopen)(path, mode);
 	if (hp.kind != HI_NONE)
 		return fopen_dev(&hp, mode);
+	if (sysfs_write_refused(&hp, fopen_flags(mode))) {
+		errno = EACCES;
+		return NULL;
+	}
 	return REAL(fopen)(hp.real, mode);
 }
 
@@ -265,6 +287,10 @@ FILE *fopen64(const char *path, const char *mode)
 		return REAL(fopen64)(path, mode);
 	if (hp.kind != HI_NONE)
 		return fopen_dev(&hp, mode);
+	if (sysfs_write_refused(&hp, fopen_flags(mode))) {
+		errno = EACCES;
+		return NULL;
+	}
 	return REAL(fopen64)(hp.real, mode);
 }
 
@@ -272,8 +298,14 @@ FILE *freopen(const char *path, const char *mode, FILE *stream)
 {
 	struct hi_path hp;
 
-	if (hi_path_resolve(path, &hp) && hp.kind == HI_NONE)
+	if (hi_path_resolve(path, &hp) && hp.kind == HI_NONE) {
+		if (sysfs_write_refused(&hp, fopen_flags(mode))) {
+			fclose(stream); /* freopen() closes the stream whatever happens */
+			errno = EACCES;
+			return NULL;
+		}
 		path = hp.real;
+	}
 	return REAL(freopen)(path, mode, stream);
 }
 
@@ -281,8 +313,14 @@ FILE *freopen64(const char *path, const char *mode, FILE *stream)
 {
 	struct hi_path hp;
 
-	if (hi_path_resolve(path, &hp) && hp.kind == HI_NONE)
+	if (hi_path_resolve(path, &hp) && hp.kind == HI_NONE) {
+		if (sysfs_write_refused(&hp, fopen_flags(mode))) {
+			fclose(stream); /* freopen() closes the stream whatever happens */
+			errno = EACCES;
+			return NULL;
+		}
 		path = hp.real;
+	}
 	return REAL(freopen64)(path, mode, stream);
 }
 

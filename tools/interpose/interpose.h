@@ -100,6 +100,40 @@ bool hi_running(void);
  */
 void hi_msg(int *once, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* --- umem.c: the program's memory ----------------------------------------------------- */
+
+/**
+ * hi_copy_from_user - copy_from_user(): read the program's memory
+ * @to: our buffer
+ * @from: the program's address
+ * @n: bytes
+ *
+ * Return: 0, or -EFAULT when any of it cannot be read.
+ */
+int hi_copy_from_user(void *to, const void *from, size_t n);
+
+/**
+ * hi_copy_to_user - copy_to_user(): write the program's memory
+ * @to: the program's address
+ * @from: our buffer
+ * @n: bytes
+ *
+ * Return: 0, or -EFAULT when any of it cannot be written.
+ */
+int hi_copy_to_user(void *to, const void *from, size_t n);
+
+/**
+ * hi_user_buffer_ok - whether a device may use the program's buffer, as
+ *		       get_user_pages() would pin it
+ * @buf: the buffer
+ * @len: bytes (0: nothing to check)
+ * @write: the device writes it (the program reads into it)
+ *
+ * Return: 0, or -EFAULT when a page of it is not mapped, not readable, or
+ * (@write) not writable.
+ */
+int hi_user_buffer_ok(const void *buf, size_t len, bool write);
+
 /* --- paths.c ---------------------------------------------------------------------------- */
 
 enum hi_kind {
@@ -383,8 +417,10 @@ void hi_smart_adjust(struct hi_ctrl_inst *ci, unsigned int cidx, void *log);
  * layer requires; without it any range works (partial blocks are read,
  * modified and written back).
  *
- * Return: bytes transferred (short at the end of the namespace), or a
- * negative errno: -EINVAL (alignment), -ENOSPC (write past the end), -EIO.
+ * Return: bytes transferred (short at the end of the namespace, or
+ * without O_DIRECT short at a buffer the program cannot use), or a
+ * negative errno: -EINVAL (alignment), -ENOSPC (write past the end),
+ * -EFAULT (a buffer the program cannot use), -EIO.
  */
 ssize_t hi_blk_rw(struct hi_file *f, const struct iovec *iov, int iovcnt, int64_t off,
 		  bool write);
@@ -410,6 +446,25 @@ int hi_blk_flush(struct hi_file *f);
  * Return: 0, -EINVAL (not whole blocks, past the end), -EOPNOTSUPP, -EIO.
  */
 int hi_blk_discard(struct hi_file *f, uint64_t off, uint64_t len, bool zero);
+
+/**
+ * hi_blk_fallocate - fallocate() on an emulated device, as vfs_fallocate()
+ *		      and blkdev_fallocate()
+ * @f: an open emulated device
+ * @mode: FALLOC_FL_* flags
+ * @off: byte offset
+ * @len: bytes
+ *
+ * On a namespace, zeroing a range is Write Zeroes and punching a hole
+ * Dataset Management deallocate; a range past the end stops at the end
+ * with FALLOC_FL_KEEP_SIZE.
+ *
+ * Return: 0, or -EINVAL (negative or empty range, not whole blocks, past
+ * the end), -EOPNOTSUPP (a mode a block device does not take), -EBADF
+ * (not open for writing), -EFBIG (the range wraps), -ENODEV (a character
+ * device), -EOPNOTSUPP (p2pmem/allocate, resourceN), -EIO.
+ */
+int hi_blk_fallocate(struct hi_file *f, int mode, int64_t off, int64_t len);
 
 /**
  * hi_errno - an errno for what an NVMe call returned

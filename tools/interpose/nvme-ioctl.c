@@ -13,6 +13,14 @@
  * /dev/nvmeNnM also answers the block-device ioctls fio and the util-linux
  * tools ask: sizes, flush, discard, zero-out.
  *
+ * Bad input gets the kernel's errno, in the kernel's order: an unreadable
+ * command structure or answer pointer is EFAULT (copied with umem.c, never
+ * dereferenced), flags or a namespace ID the device file does not take
+ * are EINVAL, a data buffer the program cannot use is EFAULT, one the
+ * driver cannot take as it is (not dword aligned) is bounced, as the block
+ * layer does. The ioctls the VFS answers for every file (close-on-exec,
+ * non-blocking, async) act on the real descriptor.
+ *
  * The structures are the kernel's (include/uapi/linux/nvme_ioctl.h); they
  * are spelt out here because that header names a macro after one of the
  * driver's functions.
@@ -21,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
@@ -120,7 +129,7 @@ static struct hi_ctrl_inst *ctrl_of(struct hi_file *f)
 #define FILL_CMD(c, p)                                   \
 	do {                                             \
 		(c)->opcode = (p)->opcode;               \
-		(c)->flags = (p)->flags & NVME_CMD_FUSE_MASK; \
+		(c)->flags = (p)->flags;                 \
 		(c)->nsid = (p)->nsid;                   \
 		(c)->cdw2 = (p)->cdw2;                   \
 		(c)->cdw3 = (p)->cdw3;                   \
@@ -132,40 +141,76 @@ static struct hi_ctrl_inst *ctrl_of(struct hi_file *f)
 		(c)->cdw15 = (p)->cdw15;                 \
 	} while (0)
 
-/* Run @c with @len bytes at @addr; the kernel's direction rule: opcode bit 0 is a write. */
-static long submit(struct hi_file *f, bool admin, const struct nvme_command *c, uint64_t addr,
-		   uint32_t len, uint32_t md_len, uint32_t *result)
+/* The dword alignment NVMe PRPs need (the kernel's queue DMA alignment). */
+#define DMA_ALIGN 4u
+
+static long run(struct hi_ctrl_inst *ci, bool admin, const struct nvme_command *c, void *buf,
+		uint32_t len, enum dma_data_direction dir, uint32_t *result)
 {
-	struct hi_ctrl_inst *ci = ctrl_of(f);
-	enum dma_data_direction dir = DMA_NONE;
-	void *buf = (void *)(uintptr_t)addr;
 	struct nvme_qpair *qp;
 	int ret;
 
-	if (!ci)
-		return -EIO;
-	if (md_len)
-		return -EINVAL; /* separate metadata: no namespace here has any */
-	if (len) {
-		if (!addr)
-			return -EFAULT;
-		if (len > nvme_ctrl_max_transfer(ci->ctrl))
-			return -EINVAL;
-		dir = (c->opcode & 1) ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
-	}
 	hi_busy++;
 	if (admin) {
-		ret = nvme_admin_cmd(ci->ctrl, c, len ? buf : NULL, len, dir, result);
+		ret = nvme_admin_cmd(ci->ctrl, c, buf, len, dir, result);
 	} else {
 		qp = hi_qp_get(ci);
 		if (!qp) {
 			hi_busy--;
 			return -EIO;
 		}
-		ret = nvme_io_cmd(qp, c, len ? buf : NULL, len, dir, result);
+		ret = nvme_io_cmd(qp, c, buf, len, dir, result);
 		hi_qp_put(ci, qp);
 	}
 	hi_busy--;
+	return ret;
+}
+
+/*
+ * Run @c with @len bytes at @addr, as nvme_submit_user_cmd(): data only
+ * when both are given (a command with a length and no buffer goes without
+ * data, as the kernel sends it); the direction from opcode bit 0;
+ * separate metadata refused (no namespace here has any), but only when
+ * there is data and both its pointer and length are given. A buffer that
+ * is not dword aligned goes through an aligned copy.
+ */
+static long submit(struct hi_file *f, bool admin, const struct nvme_command *c, uint64_t addr,
+		   uint32_t len, uint64_t md, uint32_t md_len, uint32_t *result)
+{
+	struct hi_ctrl_inst *ci = ctrl_of(f);
+	enum dma_data_direction dir = DMA_NONE;
+	void *buf = (void *)(uintptr_t)addr, *bounce = NULL;
+	long ret;
+
+	if (!ci)
+		return -EIO;
+	if (!addr || !len) {
+		buf = NULL;
+		len = 0;
+	}
+	if (len) {
+		if (md && md_len)
+			return -EINVAL;
+		if (len > nvme_ctrl_max_transfer(ci->ctrl))
+			return -EINVAL;
+		dir = (c->opcode & 1) ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+		ret = hi_user_buffer_ok(buf, len, dir == DMA_FROM_DEVICE);
+		if (ret)
+			return ret;
+		if ((addr | len) & (DMA_ALIGN - 1)) {
+			bounce = aligned_alloc(4096, (len + 4095) & ~4095u);
+			if (!bounce)
+				return -ENOMEM;
+			if (dir == DMA_TO_DEVICE)
+				memcpy(bounce, buf, len);
+		}
+	}
+	ret = run(ci, admin, c, bounce ? bounce : buf, len, dir, result);
+	if (bounce) {
+		if (ret >= 0 && dir == DMA_FROM_DEVICE)
+			memcpy(buf, bounce, len);
+		free(bounce);
+	}
 	if (ret < 0)
 		return ret == -ENOMEM || ret == -EINVAL ? ret : -EIO;
 	/* Get Log Page, SMART / Health, from its start: add what earlier instances counted. */
@@ -175,57 +220,95 @@ static long submit(struct hi_file *f, bool admin, const struct nvme_command *c, 
 	return ret;
 }
 
-static long passthru(struct hi_file *f, bool admin, struct hi_passthru *p)
+/*
+ * The namespace an I/O passthrough runs on: the device file's own; on the
+ * controller's, its only namespace (nvme_dev_user_cmd()). -1 for an admin
+ * command, which names any namespace it likes.
+ */
+static long target_ns(struct hi_file *f, bool admin)
+{
+	const struct hi_ctrl_desc *cd = &hi_ctx.st->ctrl[f->ctrl];
+
+	if (admin)
+		return -1;
+	if (f->kind == HI_NVME_NS)
+		return f->ns;
+	if (!cd->nr_ns)
+		return -ENOTTY;
+	return cd->nr_ns > 1 ? -EINVAL : 0;
+}
+
+/* A namespace's passthrough names that namespace only. */
+static bool nsid_ok(struct hi_file *f, long ns, uint32_t nsid)
+{
+	return ns < 0 || nsid == hi_ctx.st->ctrl[f->ctrl].ns[ns].nsid;
+}
+
+static long passthru(struct hi_file *f, bool admin, struct hi_passthru *up)
 {
 	struct nvme_command c = { 0 };
+	struct hi_passthru p;
+	long ns = target_ns(f, admin), ret;
 	uint32_t result = 0;
-	long ret;
 
-	if (!p)
+	if (ns < -1)
+		return ns;
+	if (hi_copy_from_user(&p, up, sizeof(p)))
 		return -EFAULT;
-	FILL_CMD(&c, p);
-	ret = submit(f, admin, &c, p->addr, p->data_len, p->metadata_len, &result);
-	if (ret >= 0)
-		p->result = result;
+	if (p.flags || !nsid_ok(f, ns, p.nsid))
+		return -EINVAL;
+	FILL_CMD(&c, &p);
+	ret = submit(f, admin, &c, p.addr, p.data_len, p.metadata, p.metadata_len, &result);
+	if (ret >= 0 && hi_copy_to_user(&up->result, &result, sizeof(result)))
+		return -EFAULT;
 	return ret;
 }
 
-static long passthru64(struct hi_file *f, bool admin, struct hi_passthru64 *p)
+static long passthru64(struct hi_file *f, bool admin, struct hi_passthru64 *up)
 {
 	struct nvme_command c = { 0 };
+	struct hi_passthru64 p;
+	long ns = target_ns(f, admin), ret;
 	uint32_t result = 0;
-	long ret;
+	uint64_t result64;
 
-	if (!p)
+	if (ns < -1)
+		return ns;
+	if (hi_copy_from_user(&p, up, sizeof(p)))
 		return -EFAULT;
-	FILL_CMD(&c, p);
-	ret = submit(f, admin, &c, p->addr, p->data_len, p->metadata_len, &result);
-	if (ret >= 0)
-		p->result = result;
+	if (p.flags || !nsid_ok(f, ns, p.nsid))
+		return -EINVAL;
+	FILL_CMD(&c, &p);
+	ret = submit(f, admin, &c, p.addr, p.data_len, p.metadata, p.metadata_len, &result);
+	result64 = result;
+	if (ret >= 0 && hi_copy_to_user(&up->result, &result64, sizeof(result64)))
+		return -EFAULT;
 	return ret;
 }
 
 /* The old read/write/compare ioctl, on a namespace. */
-static long submit_io(struct hi_file *f, struct hi_user_io *io)
+static long submit_io(struct hi_file *f, struct hi_user_io *uio)
 {
 	const struct hi_ns_desc *nd = &hi_ctx.st->ctrl[f->ctrl].ns[f->ns];
 	struct nvme_command c = { 0 };
+	struct hi_user_io io;
 
-	if (!io)
+	if (hi_copy_from_user(&io, uio, sizeof(io)))
 		return -EFAULT;
-	if (io->opcode != nvme_cmd_write && io->opcode != nvme_cmd_read &&
-	    io->opcode != nvme_cmd_compare)
+	if (io.flags)
 		return -EINVAL;
-	c.opcode = io->opcode;
-	c.flags = io->flags & NVME_CMD_FUSE_MASK;
+	if (io.opcode != nvme_cmd_write && io.opcode != nvme_cmd_read &&
+	    io.opcode != nvme_cmd_compare)
+		return -EINVAL;
+	c.opcode = io.opcode;
 	c.nsid = nd->nsid;
-	c.cdw10 = (uint32_t)io->slba;
-	c.cdw11 = (uint32_t)(io->slba >> 32);
-	c.cdw12 = io->nblocks | (uint32_t)io->control << 16;
-	c.cdw13 = io->dsmgmt;
-	c.cdw14 = io->reftag;
-	c.cdw15 = io->apptag | (uint32_t)io->appmask << 16;
-	return submit(f, false, &c, io->addr, ((uint32_t)io->nblocks + 1) << nd->lba_shift, 0,
+	c.cdw10 = (uint32_t)io.slba;
+	c.cdw11 = (uint32_t)(io.slba >> 32);
+	c.cdw12 = io.nblocks | (uint32_t)io.control << 16;
+	c.cdw13 = io.dsmgmt;
+	c.cdw14 = io.reftag;
+	c.cdw15 = io.apptag | (uint32_t)io.appmask << 16;
+	return submit(f, false, &c, io.addr, ((uint32_t)io.nblocks + 1) << nd->lba_shift, 0, 0,
 		      NULL);
 }
 
@@ -245,13 +328,11 @@ static long reset(struct hi_file *f)
 	return ret ? -EIO : 0;
 }
 
-/* Store the answer of a block ioctl through its pointer argument. */
-#define ANSWER(type, value)                      \
-	do {                                     \
-		if (!arg)                        \
-			return -EFAULT;          \
-		*(type *)arg = (type)(value);    \
-		return 0;                        \
+/* Store the answer of a block ioctl through its pointer argument (put_user()). */
+#define ANSWER(type, value)                                       \
+	do {                                                      \
+		type v_ = (type)(value);                          \
+		return hi_copy_to_user(arg, &v_, sizeof(v_));     \
 	} while (0)
 
 static long blk_ioctl(struct hi_file *f, unsigned long req, void *arg)
@@ -287,14 +368,16 @@ static long blk_ioctl(struct hi_file *f, unsigned long req, void *arg)
 		return 0;
 	case BLKDISCARD:
 	case BLKZEROOUT:
-		if (!arg)
-			return -EFAULT;
+		/* blk_ioctl_discard(), blk_ioctl_zeroout(): access, then the range */
 		if ((f->flags & O_ACCMODE) == O_RDONLY)
 			return -EBADF;
-		memcpy(range, arg, sizeof(range));
+		if (hi_copy_from_user(range, arg, sizeof(range)))
+			return -EFAULT;
+		if (!range[1])
+			return -EINVAL; /* no sectors: refused, as the block layer does */
 		return hi_blk_discard(f, range[0], range[1], req == BLKZEROOUT);
 	case BLKSECDISCARD:
-		return -EOPNOTSUPP;
+		return (f->flags & O_ACCMODE) == O_RDONLY ? -EBADF : -EOPNOTSUPP;
 	default:
 		return -ENOTTY;
 	}
@@ -314,7 +397,7 @@ long hi_nvme_ioctl(struct hi_file *f, unsigned long req, void *arg)
 	case HI_NVME_IOCTL_IO_CMD:
 		return passthru(f, false, arg);
 	case HI_NVME_IOCTL_IO64_CMD:
-		return passthru64(f, false, arg);
+		return ns ? passthru64(f, false, arg) : -ENOTTY; /* not the controller's */
 	case HI_NVME_IOCTL_SUBMIT_IO:
 		return ns ? submit_io(f, arg) : -ENOTTY;
 	case HI_NVME_IOCTL_RESET:
@@ -332,6 +415,37 @@ long hi_nvme_ioctl(struct hi_file *f, unsigned long req, void *arg)
 
 REAL_SLOT(ioctl);
 
+/*
+ * What do_vfs_ioctl() answers before any driver sees the request: flags
+ * of the descriptor, and what it says of the device node's inode. The
+ * real descriptor (/dev/null, a device node as ours) gives those answers.
+ */
+static bool vfs_ioctl(unsigned long req)
+{
+	switch (req) {
+	case FIOCLEX:
+	case FIONCLEX:
+	case FIONBIO:
+	case FIOASYNC:
+	case FIOQSIZE:
+	case FIGETBSZ:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A request the mirror does not have: the kernel driver copies the
+ * command in first (EFAULT), checks its range, and refuses the request
+ * (EINVAL either way).
+ */
+static long hmm_unknown(void *arg)
+{
+	uint64_t cmd[5];
+
+	return hi_copy_from_user(cmd, arg, sizeof(cmd)) ? -EFAULT : -EINVAL;
+}
+
 int ioctl(int fd, unsigned long req, ...)
 {
 	struct hi_file *f;
@@ -345,6 +459,10 @@ int ioctl(int fd, unsigned long req, ...)
 	f = hi_fd_get(fd);
 	if (!f)
 		return REAL(ioctl)(fd, req, arg);
+	if (vfs_ioctl(req)) {
+		hi_file_put(f);
+		return REAL(ioctl)(fd, req, arg);
+	}
 	switch (f->kind) {
 	case HI_NVME_CTRL:
 	case HI_NVME_NS:
@@ -352,6 +470,8 @@ int ioctl(int fd, unsigned long req, ...)
 		break;
 	case HI_HMM:
 		ret = hi_hmm_ioctl(f->hmm, req, arg);
+		if (ret == -ENOTTY)
+			ret = hmm_unknown(arg);
 		break;
 	default:
 		hi_file_put(f);

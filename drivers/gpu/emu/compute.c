@@ -208,11 +208,7 @@ static enum gpu_emu_step atomic_add_step(struct gpu_emu *emu, struct gpu_emu_cha
 	n = elems_in_page(op.va, 8, a[2] - ch->exec.done);
 	if (!gpu_emu_translate_step(emu, ch, &op, 1))
 		return GPU_EMU_FAULT;
-	for (uint64_t i = 0; i < n && !*status; i++) {
-		struct gpu_emu_xlate x = { op.out.ap, op.out.addr + i * 8 };
-
-		*status = gpu_emu_mem_atomic_add(emu, &x, a[3]);
-	}
+	*status = gpu_emu_mem_atomic_add(emu, &op.out, n, a[3]);
 	return step_result(ch, n, a[2], status);
 }
 

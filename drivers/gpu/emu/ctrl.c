@@ -86,6 +86,12 @@ bool gpu_emu_on_device_thread(void)
 	return this_thread_emu != NULL;
 }
 
+/* From now on this thread does @emu's work (NULL: it stops); see bar_write(). */
+void gpu_emu_set_device_thread(const struct gpu_emu *emu)
+{
+	this_thread_emu = emu;
+}
+
 /* --- interrupts ------------------------------------------------------------------ */
 
 /*
@@ -285,7 +291,12 @@ static bool has_work(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 	       gpu_emu_channel_ready(ch);
 }
 
-static bool run_once(struct gpu_emu *emu, struct gpu_emu_channel *ch)
+/*
+ * One pass of @ch's work: requests, replays and cancels, posting its
+ * faults, then up to GPU_EMU_TURN_STEPS steps of its ring, then the
+ * interrupts. Whether there was anything to do.
+ */
+bool gpu_emu_run_once(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 {
 	bool work = take_requests(emu, ch);
 
@@ -329,12 +340,12 @@ static void *channel_thread(void *arg)
 	unsigned int spins = 0;
 	bool worked = false;
 
-	this_thread_emu = emu;
+	gpu_emu_set_device_thread(emu);
 	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
 		bool preempted;
 		uint64_t now;
 
-		if (run_once(emu, ch)) {
+		if (gpu_emu_run_once(emu, ch)) {
 			idle_since = last = 0;
 			worked = true;
 			continue;
@@ -559,7 +570,8 @@ fail:
 	return ERR_PTR(ret);
 }
 
-static void stop_threads(struct gpu_emu *emu)
+/* Stop and join the channel threads; @stop stays set. */
+void gpu_emu_stop_threads(struct gpu_emu *emu)
 {
 	__atomic_store_n(&emu->stop, 1, __ATOMIC_SEQ_CST);
 	for (unsigned int c = 0; c < GPU_NR_CHANNELS; c++) {
@@ -580,7 +592,7 @@ int gpu_emu_start(struct gpu_emu *emu)
 {
 	int ret;
 
-	if (emu->started)
+	if (emu->started || emu->stepped)
 		return -EBUSY;
 	for (unsigned int c = 0; c < GPU_NR_CHANNELS; c++) {
 		struct gpu_emu_channel *ch = &emu->ch[c];
@@ -590,7 +602,7 @@ int gpu_emu_start(struct gpu_emu *emu)
 		ret = pthread_create(&ch->thread, NULL, channel_thread, ch);
 		if (ret) {
 			ch->started = false;
-			stop_threads(emu);
+			gpu_emu_stop_threads(emu);
 			__atomic_store_n(&emu->stop, 0, __ATOMIC_SEQ_CST);
 			return -ret;
 		}
@@ -608,7 +620,7 @@ void gpu_emu_destroy(struct gpu_emu *emu)
 	list_del(&emu->node);
 	pthread_mutex_unlock(&registry_lock);
 
-	stop_threads(emu);
+	gpu_emu_stop_threads(emu);
 	/* The BAR handler finds no device from now on. */
 	pci_set_drvdata(emu->pdev, NULL);
 	free_emu(emu);

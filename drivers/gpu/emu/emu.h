@@ -17,6 +17,8 @@
  *   counters.c  per-page access counters
  *   copy.c      the copy engine
  *   compute.c   the compute engine's built-in kernels
+ *   step.c      step mode: the channels' work run on the caller's thread
+ *               (step.h, for tests and fuzzers)
  *
  * Threads. Each channel has a thread of its own, which fetches and runs
  * its commands, so a channel whose DMA blocks (host memory the kernel must
@@ -62,6 +64,7 @@
 #define GPU_EMU_PT_BITS	     9 /* page-table index bits per level */
 #define GPU_EMU_PT_LEVELS    4 /* 4 * 9 + 12 = 48 bits >= GPU_VA_BITS */
 #define GPU_EMU_PT_ENTRIES   (1u << GPU_EMU_PT_BITS)
+#define GPU_EMU_PT_MAX_NODES (1u << 14) /* table memory: 64 MiB of 4 KiB nodes, all ASIDs */
 #define GPU_EMU_SYS_COUNTERS_MAX (1u << 22) /* system pages counted at most */
 #define GPU_EMU_MAX_VRAM     (1ULL << 40)
 
@@ -237,6 +240,7 @@ struct gpu_emu {
 
 	struct gpu_emu_channel ch[GPU_NR_CHANNELS];
 	bool started;
+	bool stepped; /* no threads: gpu_emu_step() does the work */
 	int stop; /* (A) */
 
 	/* Interrupts: one eventfd per vector. */
@@ -247,6 +251,7 @@ struct gpu_emu {
 	/* The MMU. */
 	pthread_rwlock_t mmu_lock;
 	struct gpu_emu_pt pt[GPU_NR_ASIDS];
+	unsigned long pt_nodes; /* of all ASIDs, under mmu_lock */
 
 	/* Access counters, under counters_lock. */
 	pthread_mutex_t counters_lock;
@@ -265,9 +270,12 @@ __internal void gpu_emu_irq_flush(struct gpu_emu *emu);
 __internal void gpu_emu_irq_unmask(struct gpu_emu *emu, uint32_t vectors);
 __internal void gpu_emu_request(struct gpu_emu_channel *ch, uint32_t req);
 __internal void gpu_emu_reset(struct gpu_emu *emu);
+__internal void gpu_emu_stop_threads(struct gpu_emu *emu);
 __internal void gpu_emu_guest_error(struct gpu_emu *emu, uint32_t code, uint64_t info,
 				    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 __internal bool gpu_emu_on_device_thread(void);
+__internal void gpu_emu_set_device_thread(const struct gpu_emu *emu);
+__internal bool gpu_emu_run_once(struct gpu_emu *emu, struct gpu_emu_channel *ch);
 
 /* regs.c */
 __internal extern const struct pci_bar_ops gpu_emu_bar_ops;
@@ -294,7 +302,7 @@ __internal uint16_t gpu_emu_mem_copy(struct gpu_emu *emu, struct gpu_emu_channel
 				     const struct gpu_emu_xlate *dst,
 				     const struct gpu_emu_xlate *src, uint64_t len);
 __internal uint16_t gpu_emu_mem_atomic_add(struct gpu_emu *emu, const struct gpu_emu_xlate *x,
-					   uint64_t addend);
+					   uint64_t n, uint64_t addend);
 __internal uint8_t *gpu_emu_vram_ptr(struct gpu_emu *emu, const struct gpu_emu_xlate *x);
 __internal bool gpu_emu_vram_range_ok(const struct gpu_emu *emu, uint64_t off, uint64_t len);
 __internal int gpu_emu_dma_read(struct gpu_emu *emu, uint64_t addr, void *buf, uint64_t len);

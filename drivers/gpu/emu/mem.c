@@ -101,30 +101,69 @@ static uint16_t add_by_dma(struct gpu_emu *emu, uint64_t addr, uint64_t addend)
 	return gpu_emu_dma_write(emu, addr, &v, sizeof(v)) ? GPU_SC_DMA_ERROR : GPU_SC_SUCCESS;
 }
 
-uint16_t gpu_emu_mem_atomic_add(struct gpu_emu *emu, const struct gpu_emu_xlate *x, uint64_t addend)
+/* Where the CPU can add atomically at the end of route @r, or NULL. */
+static uint64_t *atomic_ptr(const struct pci_route *r)
+{
+	uint8_t *bar;
+
+	if (r->kind == PCI_ROUTE_HOST_MEMORY && !r->untranslated)
+		return (uint64_t *)(uintptr_t)r->cpu_addr;
+	if (r->kind == PCI_ROUTE_PEER) {
+		bar = pci_iomap(r->target, r->bar);
+		if (bar)
+			return (uint64_t *)(bar + r->offset);
+	}
+	return NULL;
+}
+
+/* One u64 at bus address @addr, routed on its own. */
+static uint16_t add_one(struct gpu_emu *emu, uint64_t addr, uint64_t addend)
 {
 	struct pci_route r;
-	uint64_t *p = NULL;
+	uint64_t *p;
 
-	if (x->ap == GPU_APERTURE_VRAM) {
-		__atomic_fetch_add((uint64_t *)(emu->vram + x->addr), addend, __ATOMIC_SEQ_CST);
-		return GPU_SC_SUCCESS;
-	}
-	if (pci_route(emu->pdev, x->addr, sizeof(uint64_t), true, &r)) {
+	if (pci_route(emu->pdev, addr, sizeof(uint64_t), true, &r)) {
 		pr_warn("%s: atomic at 0x%llx: the fabric refuses it", emu->name,
-			(unsigned long long)x->addr);
+			(unsigned long long)addr);
 		return GPU_SC_DMA_ERROR;
 	}
-	if (r.kind == PCI_ROUTE_HOST_MEMORY && !r.untranslated) {
-		p = (uint64_t *)(uintptr_t)r.cpu_addr;
-	} else if (r.kind == PCI_ROUTE_PEER) {
-		uint8_t *bar = pci_iomap(r.target, r.bar);
-
-		if (bar)
-			p = (uint64_t *)(bar + r.offset);
-	}
+	p = atomic_ptr(&r);
 	if (!p)
-		return add_by_dma(emu, x->addr, addend);
+		return add_by_dma(emu, addr, addend);
 	__atomic_fetch_add(p, addend, __ATOMIC_SEQ_CST);
+	return GPU_SC_SUCCESS;
+}
+
+/*
+ * The run of @n u64s is routed once when the fabric takes it whole to
+ * memory the CPU can add at; otherwise each element goes on its own, and
+ * the first the fabric refuses ends the run.
+ */
+uint16_t gpu_emu_mem_atomic_add(struct gpu_emu *emu, const struct gpu_emu_xlate *x, uint64_t n,
+				uint64_t addend)
+{
+	uint64_t len = n * sizeof(uint64_t), *p;
+	struct pci_route r;
+	uint16_t status;
+
+	if (x->ap == GPU_APERTURE_VRAM) {
+		p = (uint64_t *)(emu->vram + x->addr);
+		for (uint64_t i = 0; i < n; i++)
+			__atomic_fetch_add(&p[i], addend, __ATOMIC_SEQ_CST);
+		return GPU_SC_SUCCESS;
+	}
+	if (!pci_route(emu->pdev, x->addr, len, true, &r) && r.len >= len) {
+		p = atomic_ptr(&r);
+		if (p) {
+			for (uint64_t i = 0; i < n; i++)
+				__atomic_fetch_add(&p[i], addend, __ATOMIC_SEQ_CST);
+			return GPU_SC_SUCCESS;
+		}
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		status = add_one(emu, x->addr + i * sizeof(uint64_t), addend);
+		if (status)
+			return status;
+	}
 	return GPU_SC_SUCCESS;
 }

@@ -6,7 +6,11 @@
  * A table is a four-level radix tree of 512-entry nodes (9 bits a level
  * over 4 KiB pages: 48 bits, enough for GPU_VA_BITS), leaves holding the
  * PTEs as the driver wrote them. Nodes appear when a PTE is first written
- * under them and go when the ASID is reset.
+ * under them and go when the ASID is reset. The device's table memory is
+ * GPU_EMU_PT_MAX_NODES nodes for all ASIDs together: a PTE that needs a
+ * node beyond them fails its command with GPU_SC_INTERNAL, whatever the
+ * host has, so no command sequence can make the device take the host's
+ * memory.
  *
  * Translations take mmu_lock for reading, PTE commands for writing, so a
  * PTE command is in force for every translation after it. The access a
@@ -36,18 +40,37 @@ static unsigned int pt_index(uint64_t va, unsigned int level)
 	return (unsigned int)(va >> shift) & (GPU_EMU_PT_ENTRIES - 1);
 }
 
-/* The PTE slot of @va, or NULL: absent (and not @create), or out of memory. */
-static uint64_t *pte_slot(struct gpu_emu_pt *pt, uint64_t va, bool create)
+/* A new node for @pt, if the device's table memory has room. mmu_lock held for writing. */
+static void **node_alloc(struct gpu_emu *emu, struct gpu_emu_pt *pt)
 {
+	void **node;
+
+	if (emu->pt_nodes >= GPU_EMU_PT_MAX_NODES)
+		return NULL;
+	/* Inner nodes hold pointers, leaves PTEs: both 8 bytes. */
+	node = calloc(GPU_EMU_PT_ENTRIES, sizeof(void *));
+	if (!node)
+		return NULL;
+	pt->nr_nodes++;
+	emu->pt_nodes++;
+	return node;
+}
+
+/*
+ * The PTE slot of @va in @asid's table, or NULL: absent (and not
+ * @create), or no memory for a node.
+ */
+static uint64_t *pte_slot(struct gpu_emu *emu, unsigned int asid, uint64_t va, bool create)
+{
+	struct gpu_emu_pt *pt = &emu->pt[asid];
 	void **node;
 
 	if (!pt->root) {
 		if (!create)
 			return NULL;
-		pt->root = calloc(GPU_EMU_PT_ENTRIES, sizeof(void *));
+		pt->root = node_alloc(emu, pt);
 		if (!pt->root)
 			return NULL;
-		pt->nr_nodes++;
 	}
 	node = pt->root;
 	for (unsigned int level = 0; level < GPU_EMU_PT_LEVELS - 1; level++) {
@@ -56,11 +79,9 @@ static uint64_t *pte_slot(struct gpu_emu_pt *pt, uint64_t va, bool create)
 		if (!*next) {
 			if (!create)
 				return NULL;
-			/* Inner nodes hold pointers, leaves PTEs: both 8 bytes. */
-			*next = calloc(GPU_EMU_PT_ENTRIES, sizeof(uint64_t));
+			*next = node_alloc(emu, pt);
 			if (!*next)
 				return NULL;
-			pt->nr_nodes++;
 		}
 		node = *next;
 	}
@@ -76,10 +97,11 @@ static void free_node(void **node, unsigned int level)
 	free(node);
 }
 
-static void pt_free(struct gpu_emu_pt *pt)
+static void pt_free(struct gpu_emu *emu, struct gpu_emu_pt *pt)
 {
 	if (pt->root)
 		free_node(pt->root, 0);
+	emu->pt_nodes -= pt->nr_nodes;
 	pt->root = NULL;
 	pt->nr_nodes = 0;
 }
@@ -87,7 +109,7 @@ static void pt_free(struct gpu_emu_pt *pt)
 void gpu_emu_mmu_free(struct gpu_emu *emu)
 {
 	for (unsigned int a = 0; a < GPU_NR_ASIDS; a++)
-		pt_free(&emu->pt[a]);
+		pt_free(emu, &emu->pt[a]);
 }
 
 void gpu_emu_mmu_reset(struct gpu_emu *emu)
@@ -100,7 +122,7 @@ void gpu_emu_mmu_reset(struct gpu_emu *emu)
 /* mmu_lock held. */
 static uint64_t pte_get(struct gpu_emu *emu, unsigned int asid, uint64_t va)
 {
-	uint64_t *slot = pte_slot(&emu->pt[asid], va, false);
+	uint64_t *slot = pte_slot(emu, asid, va, false);
 
 	return slot ? *slot : 0;
 }
@@ -119,7 +141,7 @@ static bool pte_ok(const struct gpu_emu *emu, uint64_t pte)
 /* Store @pte for @va; an invalid PTE where no table exists needs none. mmu_lock held. */
 static uint16_t pte_store(struct gpu_emu *emu, unsigned int asid, uint64_t va, uint64_t pte)
 {
-	uint64_t *slot = pte_slot(&emu->pt[asid], va, pte != 0);
+	uint64_t *slot = pte_slot(emu, asid, va, pte != 0);
 
 	if (slot) {
 		*slot = pte;
@@ -127,7 +149,8 @@ static uint16_t pte_store(struct gpu_emu *emu, unsigned int asid, uint64_t va, u
 	}
 	if (!pte)
 		return GPU_SC_SUCCESS;
-	pr_err("%s: out of memory for page tables", emu->name);
+	pr_warn("%s: page tables full (%lu nodes of %u)", emu->name, emu->pt_nodes,
+		GPU_EMU_PT_MAX_NODES);
 	return GPU_SC_INTERNAL;
 }
 
@@ -258,7 +281,7 @@ uint16_t gpu_emu_tlb_invalidate(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 uint16_t gpu_emu_asid_reset(struct gpu_emu *emu, struct gpu_emu_channel *ch)
 {
 	pthread_rwlock_wrlock(&emu->mmu_lock);
-	pt_free(&emu->pt[ch->cmd.asid]);
+	pt_free(emu, &emu->pt[ch->cmd.asid]);
 	pthread_rwlock_unlock(&emu->mmu_lock);
 	wait_inflight(emu, ch, ch->cmd.asid, 0, 0);
 	return GPU_SC_SUCCESS;
