@@ -30,6 +30,8 @@
 #define FAULT_PAGES   64UL /* pages per hmm_range_fault(), as the kernel driver */
 #define MIGRATE_PAGES 4096UL /* pages per migrate_vma round to the device */
 
+void (*dmirror_test_hook)(enum dmirror_hook_point where, unsigned long start, unsigned long end);
+
 /* --- the table --------------------------------------------------------------------- */
 
 unsigned long dmirror_pt_get(struct dmirror *d, unsigned long va)
@@ -391,10 +393,19 @@ static void finalize_and_map(struct dmirror *d, struct migrate_vma *args)
 {
 	unsigned long e[FAULT_PAGES], first = 0, n = 0;
 
+	/*
+	 * Not a page whose range the application unmapped meanwhile: the
+	 * unmap's invalidation may be over already, and the page is freed at
+	 * finalize. The check is under the mutex the invalidation takes, and
+	 * the unmap marks the page gone before it invalidates: a page not
+	 * gone here is taken out of the table by the invalidation still to
+	 * come.
+	 */
 	pthread_mutex_lock(&d->mutex);
 	for (unsigned long i = 0; i <= args->npages; i++) {
 		struct page *dpage = i < args->npages ? migrate_pfn_to_page(args->dst[i]) : NULL;
-		bool moved = dpage && (args->src[i] & MIGRATE_PFN_MIGRATE);
+		bool moved = dpage && (args->src[i] & MIGRATE_PFN_MIGRATE) &&
+			     !migrate_vma_page_gone(args, i);
 
 		/* Runs of consecutive addresses, FAULT_PAGES at most, map at once. */
 		if (n && (!moved || n == FAULT_PAGES)) {
@@ -462,6 +473,7 @@ int dmirror_migrate_range(struct dmirror *d, unsigned long start, unsigned long 
 		ret = migrate_vma_setup(&args);
 		if (ret)
 			goto out;
+		dmirror_hook(DMIRROR_HOOK_TO_DEV, args.start, args.end);
 		if (args.cpages)
 			alloc_and_copy_to_dev(d, &args, pages, from);
 		migrate_vma_pages(&args);

@@ -124,6 +124,34 @@ struct dmirror {
 	void *priv; /* the backend's */
 };
 
+/*
+ * TEST ONLY: when set, called on the migrating thread right after a
+ * migration has collected its pages and before anything is copied: the
+ * range of a migration to the device (@where DMIRROR_HOOK_TO_DEV) or home
+ * (DMIRROR_HOOK_TO_SYS; also on the fault handler thread, where the hook
+ * must not touch process memory), or 0, 0 for an eviction
+ * (DMIRROR_HOOK_EVICT). The regression tests of migrations racing
+ * munmap() unmap the range there. NULL otherwise: a load and a branch per
+ * migration.
+ */
+enum dmirror_hook_point {
+	DMIRROR_HOOK_TO_DEV,
+	DMIRROR_HOOK_TO_SYS,
+	DMIRROR_HOOK_EVICT,
+};
+__internal extern void (*dmirror_test_hook)(enum dmirror_hook_point where, unsigned long start,
+					    unsigned long end);
+
+static inline void dmirror_hook(enum dmirror_hook_point where, unsigned long start,
+				unsigned long end)
+{
+	void (*hook)(enum dmirror_hook_point, unsigned long, unsigned long) =
+		__atomic_load_n(&dmirror_test_hook, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(hook != NULL, 0))
+		hook(where, start, end);
+}
+
 /* --- for backends ------------------------------------------------------------------- */
 
 /* Set up the common part; @owner is the owner cookie of the device's page maps. */

@@ -231,6 +231,7 @@ long dmirror_range_to_sys(struct dmirror_device *mdevice, struct hetmem_mm *mm, 
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
+	dmirror_hook(DMIRROR_HOOK_TO_SYS, start, end);
 	if (args.cpages) {
 		/* The mirrors stop using the pages before their data is copied out. */
 		for (unsigned long i = 0; i < args.npages; i++)
@@ -305,6 +306,7 @@ long dmirror_evict_pfns(struct dmirror_device *mdevice, unsigned long first_pfn,
 	}
 	if (!collected)
 		return 0;
+	dmirror_hook(DMIRROR_HOOK_EVICT, 0, 0);
 	ret = copy_home(mdevice, hetmem_mm_current(), src, dst, npages, &staging, &staging_len);
 	migrate_device_pages(src, dst, npages);
 	for (unsigned long i = 0; i < npages; i++)

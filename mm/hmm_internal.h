@@ -58,10 +58,10 @@ static inline unsigned long *va_table_slot(struct va_table *t, unsigned long va,
  * What the kernel keeps in a non-present PTE, hetmem keeps in the shadow
  * table of the address space, one word per page:
  *
- *   63                                3   2   1   0
- *  +-----------------------------------+---+---+---+
- *  | struct page * (device-private)    | X | W | M |
- *  +-----------------------------------+---+---+---+
+ *   63                            4   3   2   1   0
+ *  +-------------------------------+---+---+---+---+
+ *  | struct page * (device-private)| G | X | W | M |
+ *  +-------------------------------+---+---+---+---+
  *
  *  page, W   device-private entry (the CPU page is zapped), writable if W
  *  X, W      device-exclusive: the system page is write-protected for a
@@ -70,15 +70,23 @@ static inline unsigned long *va_table_slot(struct va_table *t, unsigned long va,
  *            page. Nobody else changes the entry or serves a fault on the
  *            page; whoever set M clears it and then wakes the page's
  *            faulting threads.
+ *  G, M      gone: the application unmapped or discarded the page while it
+ *            was held. The only change anyone but the holder makes to a
+ *            held entry; the holder installs nothing there, and drops the
+ *            entry (and its device page's reference) when it lets go
+ *            (swp_unhold()).
  *  0         an ordinary system page, present or not
  *
  * M is a try-lock: it is taken with a compare-and-swap from the value the
- * taker expects, and never waited for while holding another.
+ * taker expects, and never waited for while holding another. A struct
+ * page is 16-byte aligned (arrays of 48-byte pages from malloc), which
+ * leaves the low four bits free.
  */
 #define SWP_MIGRATION (1UL << 0)
 #define SWP_WRITE     (1UL << 1)
 #define SWP_EXCLUSIVE (1UL << 2)
-#define SWP_PAGE_MASK (~7UL)
+#define SWP_GONE      (1UL << 3)
+#define SWP_PAGE_MASK (~15UL)
 
 static inline struct page *swp_page(unsigned long e)
 {
@@ -96,6 +104,18 @@ static inline bool swp_claim(unsigned long *slot, unsigned long expect)
 	return __atomic_compare_exchange_n(slot, &expect, expect | SWP_MIGRATION, false,
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
+
+/*
+ * migrate_device.c: the holder's side of SWP_GONE. Release the held entry
+ * at @va leaving @value; when it is gone, drop it instead (the mirrors are
+ * told first) with its device page's reference. Returns whether it was
+ * gone.
+ */
+__internal bool swp_unhold(struct hetmem_mm *mm, unsigned long va, unsigned long *slot,
+			   unsigned long value);
+/* Whether page @i of a migration set up on a range was unmapped since (SWP_GONE). */
+struct migrate_vma;
+__internal bool migrate_vma_page_gone(const struct migrate_vma *args, unsigned long i);
 
 /* --- sys_pool.c: system pages kept for the way back --------------------------------
  *

@@ -35,7 +35,10 @@
 #define pr_fmt(fmt) "migrate: " fmt
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <hetmem/err.h>
 #include <hetmem/log.h>
@@ -43,8 +46,14 @@
 #include "hmm_internal.h"
 #include "lib/trace.h"
 
-/* hetmem's bits in src entries (free in the kernel's layout). */
-#define MIGRATE_PFN_PRESENT_ (1UL << 2) /* the CPU page was present: zap it */
+/*
+ * hetmem's bits in src entries (free in the kernel's layout). A system
+ * page's src pfn is never its own address: it is where setup put the page
+ * (a pool slot), or, for a page left in place, a copy of it (a pool page
+ * or a staging page), so the driver never reads the application's
+ * addresses, which munmap() may take away at any moment.
+ */
+#define MIGRATE_PFN_PRESENT_ (1UL << 2) /* the CPU page is still in place: zap it */
 #define MIGRATE_PFN_HELD_    (1UL << 4) /* this migration holds the entry */
 #define MIGRATE_PFN_FAULT_   (1UL << 5) /* held by the fault path (fault_page) */
 /* ... and in dst entries, after migrate_vma_pages(). */
@@ -57,6 +66,10 @@
 
 #define BATCH	       512UL
 #define MOVE_MIN_PAGES 8UL
+#define SNAP_PAGES     64UL /* pages per read of pages left in place */
+
+/* Device entries keep a struct page * above the shadow entry's flag bits. */
+_Static_assert(sizeof(struct page) % 16 == 0, "struct page keeps 16-byte alignment in arrays");
 
 /*
  * One migration as the helpers see it: pages of a range (vma path) or
@@ -89,6 +102,66 @@ static bool moved_early(struct hetmem_mm *mm, unsigned long s)
 {
 	return (s & MIGRATE_PFN_VALID) && !(s & MIGRATE_PFN_PRESENT_) &&
 	       in_pool(mm, migrate_pfn_to_pfn(s)) && !migrate_pfn_to_page(s);
+}
+
+/* A system page left in place: its src pfn is setup's copy of it. */
+static bool snapshot(unsigned long s)
+{
+	return (s & MIGRATE_PFN_VALID) && (s & MIGRATE_PFN_PRESENT_) && !migrate_pfn_to_page(s);
+}
+
+static bool swp_gone(unsigned long *slot)
+{
+	return slot && (swp_load(slot) & SWP_GONE);
+}
+
+/* The held entry of page @i was marked gone by an unmap or discard. */
+static bool mig_gone(const struct mig *m, unsigned long i)
+{
+	unsigned long va = mig_va(m, i);
+
+	return va && swp_gone(va_table_slot(&m->mm->swp, va, false));
+}
+
+bool migrate_vma_page_gone(const struct migrate_vma *args, unsigned long i)
+{
+	if (!args->mm || i >= args->npages || !(args->src[i] & MIGRATE_PFN_HELD_))
+		return false;
+	return swp_gone(va_table_slot(&args->mm->swp, args->start + (i << PAGE_SHIFT), false));
+}
+
+/* A device entry's page, and the entry's reference on it, go. */
+static void drop_device_page(struct hetmem_mm *mm, struct page *page)
+{
+	__atomic_store_n(&page->private, 0, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
+	put_page(page);
+}
+
+bool swp_unhold(struct hetmem_mm *mm, unsigned long va, unsigned long *slot, unsigned long value)
+{
+	unsigned long e = swp_load(slot);
+	struct page *page;
+
+	do {
+		if (e & SWP_GONE)
+			goto gone;
+	} while (!__atomic_compare_exchange_n(slot, &e, value, false, __ATOMIC_ACQ_REL,
+					      __ATOMIC_ACQUIRE));
+	return false;
+gone:
+	/*
+	 * Nobody else changes a gone entry. A device page mapped by a mirror
+	 * after the unmap's invalidation ran must leave the mirror before it
+	 * can be freed and used again.
+	 */
+	page = swp_page(e);
+	if (page)
+		mmu_notifier_invalidate(mm, MMU_NOTIFY_UNMAP, va, va + PAGE_SIZE, NULL);
+	__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+	if (page)
+		drop_device_page(mm, page);
+	return true;
 }
 
 /* --- setup ------------------------------------------------------------------------- */
@@ -138,13 +211,94 @@ static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *v
 }
 
 /*
+ * Pages [0, n) of @src were not taken off the CPU: they do not migrate.
+ * Those write-protected in place (@protected) are write-enabled again by
+ * finalize.
+ */
+static void uncollect(struct migrate_vma *args, unsigned long *src, unsigned long n, bool protected)
+{
+	for (unsigned long k = 0; k < n; k++) {
+		if (src[k] & MIGRATE_PFN_MIGRATE)
+			args->cpages--;
+		src[k] &= MIGRATE_PFN_HELD_ | MIGRATE_PFN_WRITE |
+			  (protected ? MIGRATE_PFN_PRESENT_ : 0);
+	}
+}
+
+/* Give back a page setup took to copy a page into (pool or staging). */
+static void put_snapshot(struct hetmem_mm *mm, unsigned long va, unsigned long n)
+{
+	if (in_pool(mm, va >> PAGE_SHIFT))
+		free_sys_pages(mm, va >> PAGE_SHIFT, n);
+	else
+		munmap((void *)va, n << PAGE_SHIFT);
+}
+
+/*
+ * Copy n pages left in place (write-protected) at @va into pages this
+ * migration holds, and name those in src: the driver must never read the
+ * application's address, which munmap() may take away under it. The copy
+ * reads /proc/self/mem, which fails on a page that went away instead of
+ * faulting or waiting for the fault handler (a missing page is ours to
+ * serve); such a page does not migrate. The copies are pool pages, else a
+ * staging mapping finalize unmaps.
+ */
+static void snapshot_run(struct migrate_vma *args, int *memfd, unsigned long va, unsigned long *src,
+			 unsigned long n)
+{
+	struct hetmem_mm *mm = args->mm;
+
+	if (*memfd < 0)
+		*memfd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	while (n) {
+		unsigned long pfn, to, k = 0, want = n < SNAP_PAGES ? n : SNAP_PAGES;
+		unsigned long got = alloc_sys_pages(mm, want, &pfn);
+
+		if (got) {
+			to = pfn << PAGE_SHIFT;
+		} else {
+			got = want;
+			to = (unsigned long)mmap(NULL, got << PAGE_SHIFT, PROT_READ | PROT_WRITE,
+						 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (to == (unsigned long)MAP_FAILED) {
+				uncollect(args, src, n, true);
+				return;
+			}
+		}
+		while (k < got) {
+			ssize_t r = *memfd < 0 ? -1 :
+						 pread(*memfd, (void *)(to + (k << PAGE_SHIFT)),
+						       (got - k) << PAGE_SHIFT,
+						       (off_t)(va + (k << PAGE_SHIFT)));
+			unsigned long done = r > 0 ? (unsigned long)r >> PAGE_SHIFT : 0;
+
+			for (unsigned long j = k; j < k + done; j++)
+				src[j] = (src[j] & ((1UL << MIGRATE_PFN_SHIFT) - 1)) |
+					 migrate_pfn((to >> PAGE_SHIFT) + j);
+			k += done;
+			if (k == got)
+				break;
+			/* Page k went away (or /proc/self/mem is not there): it stays. */
+			uncollect(args, &src[k], 1, true);
+			put_snapshot(mm, to + (k << PAGE_SHIFT), 1);
+			k++;
+		}
+		va += got << PAGE_SHIFT;
+		src += got;
+		n -= got;
+	}
+}
+
+/*
  * Take present pages [va, va + n pages) off the CPU at once: move them
  * into the pool, where the driver reads them (their src pfn becomes the
  * pool slot's) and from where they come back if the driver declines.
- * Pages that cannot be moved are write-protected in place instead.
+ * Pages that cannot be moved are write-protected in place and copied
+ * (snapshot_run()). Pages that can be neither (the range went away) do not
+ * migrate.
  */
-static int unmap_present(struct migrate_vma *args, unsigned long va, unsigned long *src,
-			 unsigned long n)
+static void unmap_present(struct migrate_vma *args, int *memfd, unsigned long va,
+			  unsigned long *src, unsigned long n)
 {
 	struct hetmem_mm *mm = args->mm;
 
@@ -178,17 +332,21 @@ static int unmap_present(struct migrate_vma *args, unsigned long va, unsigned lo
 		if (ret == -EBUSY)
 			src[0] &= ~MIGRATE_PFN_WRITE;
 		ret = uffd_writeprotect(mm, va, k << PAGE_SHIFT, true);
-		if (ret)
-			return ret;
+		if (ret) {
+			/* Unmapped since pagemap was read: nothing of it migrates. */
+			pr_debug("cannot protect [%#lx-%#lx): %d", va, va + (k << PAGE_SHIFT), ret);
+			uncollect(args, src, n, false);
+			return;
+		}
+		snapshot_run(args, memfd, va, src, k);
 		va += k << PAGE_SHIFT;
 		src += k;
 		n -= k;
 	}
-	return 0;
 }
 
 /* Steps 3 and 4 for the system pages held in [a, a + n pages). */
-static int collect_present(struct migrate_vma *args, unsigned long a, unsigned long n)
+static int collect_present(struct migrate_vma *args, int *memfd, unsigned long a, unsigned long n)
 {
 	unsigned long *src = args->src + ((a - args->start) >> PAGE_SHIFT), i, run;
 	uint8_t cat[BATCH];
@@ -198,7 +356,9 @@ static int collect_present(struct migrate_vma *args, unsigned long a, unsigned l
 	 * Presence may be read before the pages are taken off the CPU: held
 	 * pages that are not present cannot become present (their MISSING
 	 * faults wait for us), and present ones only go away by reclaim,
-	 * which leaves a swap entry that moves and reads like the page.
+	 * which leaves a swap entry that moves and reads like the page, or by
+	 * the application unmapping or discarding them, which marks them
+	 * gone.
 	 */
 	ret = pagemap_categories(a, n, cat);
 	if (ret)
@@ -238,22 +398,69 @@ static int collect_present(struct migrate_vma *args, unsigned long a, unsigned l
 		if (!run)
 			continue;
 		if (valid)
-			ret = unmap_present(args, a + (i << PAGE_SHIFT), src + i, run);
-		else
-			ret = uffd_writeprotect(args->mm, a + (i << PAGE_SHIFT), run << PAGE_SHIFT,
-						true);
-		if (ret)
-			return ret;
+			unmap_present(args, memfd, a + (i << PAGE_SHIFT), src + i, run);
+		else if (uffd_writeprotect(args->mm, a + (i << PAGE_SHIFT), run << PAGE_SHIFT,
+					   true))
+			uncollect(args, src + i, run, false);
 	}
 	return 0;
+}
+
+/* Let go of the system entries setup claimed in pages [i, i + n): not collected. */
+static void unclaim(struct migrate_vma *args, unsigned long i, unsigned long n)
+{
+	for (; n; i++, n--) {
+		unsigned long va = args->start + (i << PAGE_SHIFT);
+
+		if (!(args->src[i] & MIGRATE_PFN_HELD_) || migrate_pfn_to_page(args->src[i]))
+			continue;
+		__atomic_store_n(va_table_slot(&args->mm->swp, va, false), 0, __ATOMIC_RELEASE);
+		args->src[i] = 0;
+	}
+}
+
+/*
+ * Events were handled while setup claimed system entries. An unmap handled
+ * before an entry was claimed found nothing to mark, and one handled after
+ * marked it gone, perhaps on a mapping that replaced the one it unmapped:
+ * either way the page is not ours to migrate. What is left is mapped, and
+ * registered; a later unmap marks it gone.
+ */
+static void recheck_claims(struct migrate_vma *args)
+{
+	struct hetmem_mm *mm = args->mm;
+	unsigned long a = args->start;
+
+	mm_sync_events(mm);
+	for (unsigned long i = 0; i < args->npages; i++)
+		if ((args->src[i] & MIGRATE_PFN_HELD_) && !migrate_pfn_to_page(args->src[i]) &&
+		    swp_gone(va_table_slot(&mm->swp, args->start + (i << PAGE_SHIFT), false)))
+			unclaim(args, i, 1);
+	while (a < args->end) {
+		struct vm_area_struct vma;
+		unsigned long b = args->end;
+		bool keep = false;
+		int ret = vma_find(a, &vma);
+
+		if (!ret && vma.vm_start <= a) {
+			b = vma.vm_end < args->end ? vma.vm_end : args->end;
+			keep = vma_is_anonymous(&vma) && !(vma.vm_flags & VM_SHARED) &&
+			       !uffd_ranges_ensure(mm, a, b, true);
+		} else if (!ret && vma.vm_start < args->end) {
+			b = vma.vm_start; /* a hole up to the next mapping */
+		}
+		if (!keep)
+			unclaim(args, (a - args->start) >> PAGE_SHIFT, (b - a) >> PAGE_SHIFT);
+		a = b;
+	}
 }
 
 int migrate_vma_setup(struct migrate_vma *args)
 {
 	struct hetmem_mm *mm = args->mm;
 	bool any_system = false;
-	unsigned long a;
-	int ret;
+	unsigned long a, gen;
+	int ret, memfd = -1;
 
 	if (!args->src || !args->dst || args->start >= args->end ||
 	    (args->start | args->end) & (PAGE_SIZE - 1))
@@ -292,6 +499,8 @@ int migrate_vma_setup(struct migrate_vma *args)
 	}
 
 	args->state |= __atomic_load_n(&mm->deferrals, __ATOMIC_SEQ_CST) << MS_DEFERRALS_SHIFT;
+	/* Read with a locked instruction: see recheck_claims() below. */
+	gen = __atomic_fetch_add(&mm->ev_gen, 0, __ATOMIC_SEQ_CST);
 	if (!(args->flags & MIGRATE_VMA_SELECT_SYSTEM)) {
 		/* Device pages only: a mapping that is anonymous, private, writable. */
 		struct vm_area_struct any = { args->start, args->end, VM_READ | VM_WRITE, true };
@@ -308,6 +517,14 @@ int migrate_vma_setup(struct migrate_vma *args)
 		collect_vma(args, &vma, a, b, &any_system);
 		a = b;
 	}
+	/*
+	 * The handler bumps the count (a locked instruction too) before it
+	 * reads events, and looks at entries after: either it saw our claims
+	 * (and marks them gone), or we see the count moved.
+	 */
+	if (any_system &&
+	    ((gen & 1) || __atomic_fetch_add(&mm->ev_gen, 0, __ATOMIC_SEQ_CST) != gen))
+		recheck_claims(args);
 	if (!any_system && !args->cpages)
 		return 0;
 
@@ -315,13 +532,15 @@ int migrate_vma_setup(struct migrate_vma *args)
 	for (a = args->start; any_system && a < args->end; a += BATCH << PAGE_SHIFT) {
 		unsigned long n = (args->end - a) >> PAGE_SHIFT;
 
-		ret = collect_present(args, a, n < BATCH ? n : BATCH);
+		ret = collect_present(args, &memfd, a, n < BATCH ? n : BATCH);
 		if (ret) {
 			pr_err("collecting [%#lx-%#lx) failed: %d", args->start, args->end, ret);
-			/* Whatever was not examined stays held but not migrating. */
+			/* What was not examined stays held, not migrating. */
 			break;
 		}
 	}
+	if (memfd >= 0)
+		close(memfd);
 	trace_probe(migrate_vma_setup, args->start, args->end, args->flags, args->cpages);
 	return 0;
 }
@@ -332,12 +551,10 @@ int migrate_vma_setup(struct migrate_vma *args)
 static void undo_device_entry(struct hetmem_mm *mm, unsigned long va, unsigned long *src,
 			      unsigned long dst)
 {
-	struct page *dpage = migrate_pfn_to_page(dst);
-
-	__atomic_store_n(va_table_slot(&mm->swp, va, false), SWP_MIGRATION, __ATOMIC_RELEASE);
-	__atomic_store_n(&dpage->private, 0, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-	put_page(dpage);
+	/* Still held; a gone mark stays. */
+	__atomic_and_fetch(va_table_slot(&mm->swp, va, false), SWP_MIGRATION | SWP_GONE,
+			   __ATOMIC_ACQ_REL);
+	drop_device_page(mm, migrate_pfn_to_page(dst));
 	*src &= ~MIGRATE_PFN_MIGRATE;
 }
 
@@ -432,12 +649,15 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 		 * (its UNMAP event left held entries to us). The kernel would
 		 * find no page table and free the page: so do we, by letting
 		 * finalize take it as gone home, entry and reference with it;
-		 * the destination goes back unused. EEXIST: the CPU has a page
-		 * there already; the device page stays.
+		 * the destination goes back unused; the install would have woken
+		 * a thread faulting there, so the wake-up is ours. EEXIST: the
+		 * CPU has a page there already; the device page stays.
 		 */
 		if (ret != -ENOENT) {
 			pr_warn("installing the page at %#lx failed: %d", va + done, ret);
 			src[done >> PAGE_SHIFT] &= ~MIGRATE_PFN_MIGRATE;
+		} else {
+			uffd_wake(mm, va + done, PAGE_SIZE);
 		}
 		done += PAGE_SIZE;
 	}
@@ -448,14 +668,19 @@ static void mig_pages(struct mig *m)
 	struct hetmem_mm *mm = m->mm;
 	unsigned long i, run;
 
-	/* Record device entries (system sources) and check destinations. */
+	/*
+	 * Record device entries (system sources) and check destinations. A
+	 * page whose range was unmapped or discarded since setup (gone) does
+	 * not migrate: nothing is installed for an address that is not there.
+	 */
 	for (i = 0; i < m->npages; i++) {
-		unsigned long *src = &m->src[i], dst = m->dst[i], va = mig_va(m, i);
+		unsigned long *src = &m->src[i], dst = m->dst[i], va = mig_va(m, i), *slot, e;
 		struct page *spage = migrate_pfn_to_page(*src), *dpage = migrate_pfn_to_page(dst);
 
 		if (!(*src & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (!(dst & MIGRATE_PFN_VALID) || !va) {
+		slot = va ? va_table_slot(&mm->swp, va, false) : NULL;
+		if (!(dst & MIGRATE_PFN_VALID) || !slot || swp_gone(slot)) {
 			*src &= ~MIGRATE_PFN_MIGRATE;
 			continue;
 		}
@@ -465,17 +690,26 @@ static void mig_pages(struct mig *m)
 				*src &= ~MIGRATE_PFN_MIGRATE;
 			continue;
 		}
-		if (!dpage || !is_device_private_page(dpage)) {
+		if (!dpage || !is_device_private_page(dpage) ||
+		    ((unsigned long)dpage & ~SWP_PAGE_MASK)) {
 			*src &= ~MIGRATE_PFN_MIGRATE;
 			continue;
 		}
 		get_page(dpage); /* the entry's reference */
 		__atomic_store_n(&dpage->private, va, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(va_table_slot(&mm->swp, va, false),
-				 (unsigned long)dpage | (dst & MIGRATE_PFN_WRITE ? SWP_WRITE : 0) |
-					 SWP_MIGRATION,
-				 __ATOMIC_RELEASE);
+		/* From the held entry: an unmap may mark it gone meanwhile. */
+		e = SWP_MIGRATION;
+		if (!__atomic_compare_exchange_n(slot, &e,
+						 (unsigned long)dpage |
+							 (dst & MIGRATE_PFN_WRITE ? SWP_WRITE : 0) |
+							 SWP_MIGRATION,
+						 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&dpage->private, 0, __ATOMIC_RELEASE);
+			__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
+			put_page(dpage);
+			*src &= ~MIGRATE_PFN_MIGRATE;
+		}
 	}
 
 	/*
@@ -490,11 +724,19 @@ static void mig_pages(struct mig *m)
 		run = 0;
 		if (!(s & MIGRATE_PFN_MIGRATE) || (to_dev && !(s & MIGRATE_PFN_PRESENT_)))
 			continue;
+		/* Looked at again right before the CPU side changes. */
+		if (mig_gone(m, i)) {
+			if (to_dev)
+				undo_device_entry(mm, va, &m->src[i], m->dst[i]);
+			else
+				m->src[i] &= ~MIGRATE_PFN_MIGRATE;
+			continue;
+		}
 		for (run = 1; i + run < m->npages; run++) {
 			unsigned long t = m->src[i + run], d0 = migrate_pfn_to_pfn(m->dst[i]);
 
 			if (!(t & MIGRATE_PFN_MIGRATE) || !migrate_pfn_to_page(t) != to_dev ||
-			    mig_va(m, i + run) != va + (run << PAGE_SHIFT))
+			    mig_va(m, i + run) != va + (run << PAGE_SHIFT) || mig_gone(m, i + run))
 				break;
 			if (to_dev && !(t & MIGRATE_PFN_PRESENT_))
 				break;
@@ -535,39 +777,84 @@ static void restore_run(struct hetmem_mm *mm, unsigned long va, unsigned long fr
 	unsigned long done = 0, copied = 0;
 	int ret = uffd_move(mm, va, from, n << PAGE_SHIFT, true, &done);
 
+	/*
+	 * Not movable there (made read-only meanwhile): copy. Unmapped, and
+	 * not yet marked gone (its event is still on its way): neither works
+	 * (ENOENT), and the pages stay in the pool.
+	 */
 	if (ret && done < n << PAGE_SHIFT) {
-		/* Cannot happen short of a bug: the range was held. Copy what is left. */
-		pr_warn("moving %#lx back failed (%d): copying", va + done, ret);
-		uffd_copy(mm, va + done, from + done, (n << PAGE_SHIFT) - done, &copied);
+		ret = uffd_copy(mm, va + done, from + done, (n << PAGE_SHIFT) - done, &copied);
+		if (ret && ret != -ENOENT)
+			pr_warn("putting %#lx back failed: %d", va + done + copied, ret);
 	}
 	sys_pool_give(&mm->pool, false, from, done >> PAGE_SHIFT);
 	sys_pool_give(&mm->pool, true, from + done, n - (done >> PAGE_SHIFT));
 }
 
+/* Runs of consecutive pages to give back (one lock or syscall per run). */
+struct page_run {
+	unsigned long first, n;
+};
+
+static void run_flush(struct hetmem_mm *mm, struct page_run *r)
+{
+	if (r->n)
+		put_snapshot(mm, r->first << PAGE_SHIFT, r->n);
+	r->n = 0;
+}
+
+static void run_add(struct hetmem_mm *mm, struct page_run *r, unsigned long pfn)
+{
+	if (r->n && pfn == r->first + r->n) {
+		r->n++;
+		return;
+	}
+	run_flush(mm, r);
+	r->first = pfn;
+	r->n = 1;
+}
+
+/* A system page that did not migrate: moved out by setup, or protected in place. */
+static bool stays(struct mig *m, unsigned long i)
+{
+	unsigned long s = m->src[i];
+
+	return (s & MIGRATE_PFN_HELD_) && !(s & MIGRATE_PFN_MIGRATE) && !migrate_pfn_to_page(s) &&
+	       (moved_early(m->mm, s) || (s & MIGRATE_PFN_PRESENT_));
+}
+
 static void mig_finalize(struct mig *m)
 {
 	struct hetmem_mm *mm = m->mm;
-	unsigned long i, run, pool_run = 0, pool_n = 0;
+	struct page_run pool = { 0 }, stage = { 0 };
+	unsigned long i, run;
 
 	/*
 	 * System pages that stay: write-enable those still in place, move back
-	 * those setup moved out, while still holding them.
+	 * those setup moved out, while still holding them; not where the
+	 * range went away meanwhile.
 	 */
 	for (i = 0; i < m->npages; i += run ? run : 1) {
 		unsigned long s = m->src[i];
 		bool back = moved_early(mm, s);
 
 		run = 0;
-		if (!(s & MIGRATE_PFN_HELD_) || (s & MIGRATE_PFN_MIGRATE) ||
-		    migrate_pfn_to_page(s) || (!back && !(s & MIGRATE_PFN_PRESENT_)))
+		if (!stays(m, i))
 			continue;
+		if (mig_gone(m, i)) {
+			/* Its range went away: a page setup moved out stays in the pool. */
+			if (back)
+				sys_pool_give(&mm->pool, true, migrate_pfn_to_pfn(s) << PAGE_SHIFT,
+					      1);
+			continue;
+		}
 		for (run = 1; i + run < m->npages; run++) {
 			unsigned long t = m->src[i + run];
 
-			if (!(t & MIGRATE_PFN_HELD_) || (t & MIGRATE_PFN_MIGRATE) ||
-			    moved_early(mm, t) != back ||
+			if (!stays(m, i + run) || moved_early(mm, t) != back ||
 			    (back ? migrate_pfn_to_pfn(t) != migrate_pfn_to_pfn(s) + run :
-				    !(t & MIGRATE_PFN_PRESENT_) || migrate_pfn_to_page(t)))
+				    !(t & MIGRATE_PFN_PRESENT_)) ||
+			    mig_gone(m, i + run))
 				break;
 		}
 		if (back)
@@ -580,20 +867,16 @@ static void mig_finalize(struct mig *m)
 		unsigned long s = m->src[i], d = m->dst[i], va = mig_va(m, i), *slot;
 		struct page *spage = migrate_pfn_to_page(s), *dpage = migrate_pfn_to_page(d);
 
-		/* Pool pages of migrated pages go back in runs (one lock each). */
-		if (!spage && (s & MIGRATE_PFN_MIGRATE) && moved_early(mm, s)) {
-			unsigned long pfn = migrate_pfn_to_pfn(s);
-
-			if (pool_n && pfn == pool_run + pool_n) {
-				pool_n++;
-			} else {
-				if (pool_n)
-					sys_pool_give(&mm->pool, true, pool_run << PAGE_SHIFT,
-						      pool_n);
-				pool_run = pfn;
-				pool_n = 1;
-			}
-		}
+		/*
+		 * Pool pages of migrated pages wait there for the way back; the
+		 * copies of pages left in place go back to the pool or are
+		 * unmapped.
+		 */
+		if (!spage && (s & MIGRATE_PFN_MIGRATE) && moved_early(mm, s))
+			run_add(mm, &pool, migrate_pfn_to_pfn(s));
+		else if (snapshot(s))
+			run_add(mm, in_pool(mm, migrate_pfn_to_pfn(s)) ? &pool : &stage,
+				migrate_pfn_to_pfn(s));
 
 		/* Destinations the driver allocated that were not used. */
 		if (!(s & MIGRATE_PFN_MIGRATE) || spage) {
@@ -611,8 +894,9 @@ static void mig_finalize(struct mig *m)
 		slot = va_table_slot(&mm->swp, va, false);
 		if (!spage) {
 			if (s & MIGRATE_PFN_MIGRATE) {
-				/* Now a device-private entry; the driver's reference goes. */
-				__atomic_and_fetch(slot, ~SWP_MIGRATION, __ATOMIC_RELEASE);
+				/* Now a device-private entry (or gone); the driver's reference goes. */
+				swp_unhold(mm, va, slot,
+					   swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE));
 				unlock_page(dpage);
 				put_page(dpage);
 			} else {
@@ -628,12 +912,12 @@ static void mig_finalize(struct mig *m)
 			__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
 			put_page(spage);
 		} else if (!(s & MIGRATE_PFN_FAULT_)) {
-			__atomic_and_fetch(slot, ~SWP_MIGRATION, __ATOMIC_RELEASE);
+			/* Still on the device; dropped if its range went away. */
+			swp_unhold(mm, va, slot, swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE));
 		}
 	}
-	/* The last run: their pages wait in the pool for the way back. */
-	if (pool_n)
-		sys_pool_give(&mm->pool, true, pool_run << PAGE_SHIFT, pool_n);
+	run_flush(mm, &pool);
+	run_flush(mm, &stage);
 	mm_swp_released(mm);
 }
 

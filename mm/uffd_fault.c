@@ -72,8 +72,13 @@ static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned 
 	unsigned long e;
 
 	if (vma_find(va, &vma) || vma.vm_start > va) {
-		/* Unmapped since: the UNMAP event will drop the entry. */
-		swp_release(mm, slot, swp_load(slot) & ~SWP_MIGRATION);
+		/*
+		 * Unmapped since: the UNMAP event drops the entry (or did: gone).
+		 * The faulting thread wakes to find the address gone.
+		 */
+		swp_unhold(mm, va, slot, swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE));
+		mm_swp_released(mm);
+		uffd_wake(mm, va, PAGE_SIZE);
 		return 0;
 	}
 	mm_stat_add(mm, device_faults, 1);
@@ -88,10 +93,15 @@ static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned 
 	put_page(page);
 	/*
 	 * migrate_vma_finalize() left the fault page's migration entry to us:
-	 * still the device page if it did not move, nothing if it did.
+	 * still the device page if it did not move, nothing if it did; gone
+	 * if the range was unmapped meanwhile. A page that came home was
+	 * installed, which woke the faulting thread; one that stayed, or whose
+	 * range went away, was not.
 	 */
-	e = swp_load(slot) & ~SWP_MIGRATION;
-	swp_release(mm, slot, e);
+	e = swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE);
+	if (swp_unhold(mm, va, slot, e) || swp_page(e))
+		uffd_wake(mm, va, PAGE_SIZE);
+	mm_swp_released(mm);
 	if (fret & VM_FAULT_ERROR) {
 		pr_warn("migrate_to_ram() of the page at %#lx failed (%#x)", va, fret);
 		send_sigbus(tid);
@@ -271,10 +281,24 @@ static bool drop_entry(unsigned long va, unsigned long *slot, void *arg)
 	struct hetmem_mm *mm = arg;
 	unsigned long e = swp_load(slot);
 
-	/* A held page is the holder's business (see Documentation/hmm.md). */
-	if ((e & SWP_MIGRATION) ||
-	    !__atomic_compare_exchange_n(slot, &e, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return true;
+	for (;;) {
+		if (!e)
+			return true;
+		/*
+		 * A held page is its holder's: mark it gone, and the holder drops
+		 * it when it lets go (see Documentation/hmm.md).
+		 */
+		if (e & SWP_MIGRATION) {
+			if ((e & SWP_GONE) ||
+			    __atomic_compare_exchange_n(slot, &e, e | SWP_GONE, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				return true;
+			continue;
+		}
+		if (__atomic_compare_exchange_n(slot, &e, 0, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			break;
+	}
 	if (swp_page(e)) {
 		swp_page(e)->private = 0;
 		__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);

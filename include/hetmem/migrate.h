@@ -22,10 +22,11 @@
  * entries. It then takes the present pages off the CPU: moved into
  * hetmem's system page pool with UFFDIO_MOVE (their src pfn is then the
  * pool slot's: read them there), or, when they cannot move, write-protected
- * in place. Readers and writers of moved pages, writers of protected ones,
- * now fault and wait. migrate_vma_pages() records a device-private entry
- * for each page the driver gave a destination, and zaps what is still in
- * place (UFFDIO_MOVE into the pool, or MADV_DONTNEED). Until finalize the
+ * in place and copied (their src pfn is the copy's). Readers and writers
+ * of moved pages, writers of protected ones, now fault and wait.
+ * migrate_vma_pages() records a device-private entry for each page the
+ * driver gave a destination, and zaps what is still in place
+ * (UFFDIO_MOVE into the pool, or MADV_DONTNEED). Until finalize the
  * migration entries stay: the fault handler serves no fault on these pages
  * (rule 2). finalize moves back or write-enables what did not migrate,
  * drops the entries and wakes the faulting threads, whose next access
@@ -43,8 +44,14 @@
  *  - There is no struct page for system memory: src and dst name system
  *    pages by pfn (virtual address >> PAGE_SHIFT); migrate_pfn_to_page()
  *    returns NULL for them. The driver reads a system source page at
- *    pfn << PAGE_SHIFT (in the pool, or in place and write-protected): it
- *    holds still until finalize.
+ *    pfn << PAGE_SHIFT (in the pool, or a copy of a page left in place;
+ *    never the application's address, which may be unmapped at any
+ *    moment): it holds still until finalize.
+ *  - No mmap lock: the application may unmap or discard the range during
+ *    a migration. Its pages then do not migrate (migrate_vma_pages()
+ *    clears MIGRATE_PFN_MIGRATE when it sees them gone), nothing is
+ *    installed or put back there, and finalize frees what the migration
+ *    held for them, device pages included.
  *  - No args->vma: setup finds the mappings itself. The range must be
  *    mapped throughout (-EINVAL otherwise) but may cross mappings; pages of
  *    shared, file-backed or otherwise unregistrable mappings are simply
