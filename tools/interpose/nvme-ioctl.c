@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -101,6 +102,8 @@ struct hi_user_io {
 
 _Static_assert(sizeof(struct hi_passthru) == 72, "struct nvme_passthru_cmd is 72 bytes");
 _Static_assert(sizeof(struct hi_passthru64) == 80, "struct nvme_passthru_cmd64 is 80 bytes");
+_Static_assert(offsetof(struct hi_passthru, timeout_ms) == offsetof(struct hi_passthru64, timeout_ms),
+	       "the two passthrough structures agree up to timeout_ms");
 _Static_assert(sizeof(struct hi_user_io) == 48, "struct nvme_user_io is 48 bytes");
 
 #define HI_NVME_IOCTL_ID	   _IO('N', 0x40)
@@ -244,27 +247,12 @@ static bool nsid_ok(struct hi_file *f, long ns, uint32_t nsid)
 	return ns < 0 || nsid == hi_ctx.st->ctrl[f->ctrl].ns[ns].nsid;
 }
 
-static long passthru(struct hi_file *f, bool admin, struct hi_passthru *up)
-{
-	struct nvme_command c = { 0 };
-	struct hi_passthru p;
-	long ns = target_ns(f, admin), ret;
-	uint32_t result = 0;
-
-	if (ns < -1)
-		return ns;
-	if (hi_copy_from_user(&p, up, sizeof(p)))
-		return -EFAULT;
-	if (p.flags || !nsid_ok(f, ns, p.nsid))
-		return -EINVAL;
-	FILL_CMD(&c, &p);
-	ret = submit(f, admin, &c, p.addr, p.data_len, p.metadata, p.metadata_len, &result);
-	if (ret >= 0 && hi_copy_to_user(&up->result, &result, sizeof(result)))
-		return -EFAULT;
-	return ret;
-}
-
-static long passthru64(struct hi_file *f, bool admin, struct hi_passthru64 *up)
+/*
+ * NVME_IOCTL_{ADMIN,IO}_CMD and their 64-bit forms: the two structures are
+ * the same up to timeout_ms, and differ in the width of the result after
+ * it (@wide: struct nvme_passthru_cmd64). Read whole, as the kernel does.
+ */
+static long passthru(struct hi_file *f, bool admin, void *up, bool wide)
 {
 	struct nvme_command c = { 0 };
 	struct hi_passthru64 p;
@@ -274,14 +262,17 @@ static long passthru64(struct hi_file *f, bool admin, struct hi_passthru64 *up)
 
 	if (ns < -1)
 		return ns;
-	if (hi_copy_from_user(&p, up, sizeof(p)))
+	if (hi_copy_from_user(&p, up, wide ? sizeof(p) : sizeof(struct hi_passthru)))
 		return -EFAULT;
 	if (p.flags || !nsid_ok(f, ns, p.nsid))
 		return -EINVAL;
 	FILL_CMD(&c, &p);
 	ret = submit(f, admin, &c, p.addr, p.data_len, p.metadata, p.metadata_len, &result);
+	if (ret < 0)
+		return ret;
 	result64 = result;
-	if (ret >= 0 && hi_copy_to_user(&up->result, &result64, sizeof(result64)))
+	if (wide ? hi_copy_to_user(&((struct hi_passthru64 *)up)->result, &result64, sizeof(result64)) :
+		   hi_copy_to_user(&((struct hi_passthru *)up)->result, &result, sizeof(result)))
 		return -EFAULT;
 	return ret;
 }
@@ -391,13 +382,13 @@ long hi_nvme_ioctl(struct hi_file *f, unsigned long req, void *arg)
 	case HI_NVME_IOCTL_ID:
 		return ns ? (long)hi_ctx.st->ctrl[f->ctrl].ns[f->ns].nsid : -ENOTTY;
 	case HI_NVME_IOCTL_ADMIN_CMD:
-		return passthru(f, true, arg);
+		return passthru(f, true, arg, false);
 	case HI_NVME_IOCTL_ADMIN64_CMD:
-		return passthru64(f, true, arg);
+		return passthru(f, true, arg, true);
 	case HI_NVME_IOCTL_IO_CMD:
-		return passthru(f, false, arg);
+		return passthru(f, false, arg, false);
 	case HI_NVME_IOCTL_IO64_CMD:
-		return ns ? passthru64(f, false, arg) : -ENOTTY; /* not the controller's */
+		return ns ? passthru(f, false, arg, true) : -ENOTTY; /* not the controller's */
 	case HI_NVME_IOCTL_SUBMIT_IO:
 		return ns ? submit_io(f, arg) : -ENOTTY;
 	case HI_NVME_IOCTL_RESET:
