@@ -72,6 +72,7 @@ fi
 /usr/bin/python3 - $logs <<'PY'
 import json, sys
 counts = {"passed": 0, "failed": 0, "skipped": 0}
+failures = []
 for path in sys.argv[1:]:
     try:
         f = open(path)
@@ -87,6 +88,16 @@ for path in sys.argv[1:]:
             counts["skipped"] += 1
         else:
             counts["failed"] += 1
+            failures.append((path, r, json.loads(line)))
+# The failures last, just above the closing line, where a truncated log
+# still shows them: each one's final output, then the list.
+for path, r, t in failures:
+    tail = (t.get("stdout") or "").rstrip().splitlines()[-12:]
+    print(f"--- {t['name']} ({r}, {path}):")
+    for l in tail:
+        print(f"    {l[:160]}")
+for path, r, t in failures:
+    print(f"FAILED {t['name']}: {r} [{path.rsplit('/', 1)[-1]}]")
 print(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
 sys.exit(1 if counts["failed"] else 0)
 PY
