@@ -38,8 +38,8 @@ struct dmirror;
 struct dmirror_device;
 
 /* Migration policies (gpu_host_opts.policy), may be combined. */
-#define GPU_POLICY_MIGRATE_ON_FAULT   (1u << 0) /* a device fault migrates its block to VRAM */
-#define GPU_POLICY_MIGRATE_ON_COUNTER (1u << 1) /* a hot system page's block migrates to VRAM */
+#define GPU_POLICY_MIGRATE_ON_FAULT   (1u << 0) /* a device fault migrates its page to VRAM */
+#define GPU_POLICY_MIGRATE_ON_COUNTER (1u << 1) /* a hot system page migrates to VRAM */
 
 /**
  * struct gpu_host_opts - how to drive a GPU
@@ -48,8 +48,9 @@ struct dmirror_device;
  * @policy: GPU_POLICY_* (0: migrate only on request)
  * @counter_threshold: accesses to a system page that make it hot
  *		       (GPU_POLICY_MIGRATE_ON_COUNTER; 0: 64)
- * @migrate_pages: pages migrated around a fault or a hot page, within its
- *		   2 MiB block and mapping (0: 16)
+ * @migrate_pages: the block around a fault or a hot page whose pages the
+ *		   device uses (faults on, or maps already) migrate with
+ *		   it, within its 2 MiB block and mapping (0: 16)
  * @fault_window: pages after a faulting one mapped with it when they are
  *		  already present, so a streaming access faults once per
  *		  window (0: 16; 1: the faulting page alone)

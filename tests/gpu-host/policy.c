@@ -85,17 +85,6 @@ static void test_migrate_on_fault(void **state)
 	uint32_t *p = anon(SIZE);
 	struct gpu_host_stats before, after;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	/*
-	 * Known, open: with a sanitizer's timing this hangs now and then
-	 * (about 1 run in 8 under ThreadSanitizer, seen once under
-	 * AddressSanitizer), the GPU's fault thread migrating the range
-	 * over and over; Documentation/reliability.md has the reproduction.
-	 * Skipped there, where it would stall the suite, until it is fixed.
-	 */
-	munmap(p, SIZE);
-	skip();
-#endif
 	assert_int_equal(gpu_host_set_policy(f->gpu[0], GPU_POLICY_MIGRATE_ON_FAULT, 0), 0);
 	before = gpu_fixture_stats(f, 0);
 	assert_int_equal(gpu_run(f->gpu[0], f->mirror[0], GPU_KERNEL_FILL,
@@ -110,6 +99,37 @@ static void test_migrate_on_fault(void **state)
 		assert_int_equal(p[i], 0xcafef00d);
 	assert_int_equal(count_local(f->mirror[0], p, NPAGES), 0);
 	munmap(p, SIZE);
+}
+
+/*
+ * Only what the device uses moves: the pages of the mapping after the
+ * ones the kernel writes, in the same migration block, stay where they
+ * are, untouched.
+ */
+static void test_migrate_on_fault_untouched_stay(void **state)
+{
+	struct gpu_fixture *f = *state;
+	const unsigned long block = 16 * HMM_PAGE, tail = 2 * HMM_PAGE;
+	unsigned char *map = anon(SIZE + block), *p;
+	struct gpu_host_stats before, after;
+
+	/* A block-aligned buffer, so the last block holds the untouched tail. */
+	p = (unsigned char *)(((uintptr_t)map + block - 1) & ~(block - 1));
+	memset(p, 0x5a, SIZE);
+	assert_int_equal(gpu_host_set_policy(f->gpu[0], GPU_POLICY_MIGRATE_ON_FAULT, 0), 0);
+	before = gpu_fixture_stats(f, 0);
+	assert_int_equal(gpu_run(f->gpu[0], f->mirror[0], GPU_KERNEL_FILL,
+				 (uint64_t[]){ (uintptr_t)p, (SIZE - tail) / 4, 0x01020304 }, 3),
+			 0);
+	after = gpu_fixture_stats(f, 0);
+	assert_true(after.migrated_on_fault - before.migrated_on_fault >= NPAGES - 2);
+	assert_int_equal(count_local(f->mirror[0], p, NPAGES - 2), NPAGES - 2);
+	assert_int_equal(count_local(f->mirror[0], p + SIZE - tail, 2), 0);
+	for (unsigned long i = SIZE - tail; i < SIZE; i++)
+		assert_int_equal(p[i], 0x5a);
+	for (unsigned long i = 0; i < SIZE - tail; i += 4)
+		assert_int_equal(*(uint32_t *)(p + i), 0x01020304);
+	munmap(map, SIZE + block);
 }
 
 static void test_migrate_on_counter(void **state)
@@ -167,6 +187,8 @@ int main(void)
 						gpu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_on_fault, gpu_fixture_setup,
 						gpu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_on_fault_untouched_stay,
+						gpu_fixture_setup, gpu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_on_counter, gpu_fixture_setup,
 						gpu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_policy, gpu_fixture_setup,

@@ -18,10 +18,11 @@
  *    window and nothing is populated that it did not touch. The pages go
  *    into the GPU MMU (mmu.c): system pages by DMA address, VRAM pages by
  *    offset.
- *  - migrated (GPU_POLICY_MIGRATE_ON_FAULT): the block of opts.migrate_pages
- *    around the fault, within its 2 MiB block and its mapping, moves to
- *    VRAM first; what cannot move (shared or file memory) is then mapped
- *    where it is.
+ *  - migrated (GPU_POLICY_MIGRATE_ON_FAULT): the faulting page moves to
+ *    VRAM first, with the pages around it that the device uses (faulting
+ *    in the same batch, or mapped already), within the block of
+ *    opts.migrate_pages, its 2 MiB block and its mapping; what cannot move
+ *    (shared or file memory) is then mapped where it is.
  *
  * Then the stalled channels are replayed, or, for a page that cannot be
  * had (unmapped, PROT_NONE, a write to read-only memory), their commands
@@ -106,16 +107,43 @@ static bool mapped(struct dmirror *d, unsigned long va, bool write)
 	return (e & DPT_VALID) && (!write || ((e & DPT_WRITE) && !(e & DPT_ATOMIC)));
 }
 
-static void migrate_around(struct gpu_host *gpu, struct dmirror *d, unsigned long va,
-			   unsigned long *counter)
+/* Whether the device has shown it uses @va: it maps it, or faults on it now. */
+static bool device_uses(struct dmirror *d, unsigned long va, const struct fault *f,
+			unsigned long n)
 {
-	unsigned long n = gpu->opts.migrate_pages, moved = 0;
-	unsigned long start = va & ~((n << PAGE_SHIFT) - 1), end = start + (n << PAGE_SHIFT);
+	if (dmirror_pt_get(d, va) & DPT_VALID)
+		return true;
+	for (unsigned long i = 0; i < n && f[i].va <= va; i++)
+		if (f[i].va == va)
+			return true;
+	return false;
+}
+
+/*
+ * Migrate the pages around @va that the device uses, within the block of
+ * opts.migrate_pages, the 2 MiB block and the mapping of @va: @f[@n] are
+ * the faults of the batch (sorted). Returns the end of what it took.
+ *
+ * Only what the device has shown it uses: hetmem runs in the process it
+ * mirrors, and one mapping may hold, merged by the kernel, memory the
+ * migration itself needs (an allocator's or a sanitizer's runtime data
+ * next to the application's buffer). Taken, it would wait on itself.
+ */
+static unsigned long migrate_around(struct gpu_host *gpu, struct dmirror *d, unsigned long va,
+				    const struct fault *f, unsigned long n, unsigned long *counter)
+{
+	unsigned long w = gpu->opts.migrate_pages, moved = 0, lo = va, hi = va + PAGE_SIZE;
+	unsigned long start = va & ~((w << PAGE_SHIFT) - 1), end = start + (w << PAGE_SHIFT);
 
 	if (!clip_to_vma(d, va, &start, &end))
-		return;
-	if (!dmirror_migrate_range(d, start, end, &moved) && moved)
+		return hi;
+	while (lo > start && device_uses(d, lo - PAGE_SIZE, f, n))
+		lo -= PAGE_SIZE;
+	while (hi < end && device_uses(d, hi, f, n))
+		hi += PAGE_SIZE;
+	if (!dmirror_migrate_range(d, lo, hi, &moved) && moved)
 		__atomic_add_fetch(counter, moved, __ATOMIC_RELAXED);
+	return hi;
 }
 
 /*
@@ -184,9 +212,8 @@ static void service_asid(struct gpu_host *gpu, struct fault *f, unsigned long n,
 		for (unsigned long i = 0; i < n; i++) {
 			if (f[i].va < done_to || mapped(d, f[i].va, f[i].write))
 				continue;
-			migrate_around(gpu, d, f[i].va, &gpu->stats.migrated_on_fault);
-			done_to = (f[i].va & ~((gpu->opts.migrate_pages << PAGE_SHIFT) - 1)) +
-				  (gpu->opts.migrate_pages << PAGE_SHIFT);
+			done_to = migrate_around(gpu, d, f[i].va, f, n,
+						 &gpu->stats.migrated_on_fault);
 		}
 	}
 	for (unsigned long i = 0; i < n;) {
@@ -238,7 +265,8 @@ static void handle_counter(struct gpu_host *gpu, const struct gpu_fault_entry *e
 		return;
 	if (!(dmirror_pt_get(m->dmirror, e->va) & DPT_VALID) ||
 	    !gpu_is_vram_page(gpu, pfn_to_page(dmirror_pt_get(m->dmirror, e->va) >> DPT_SHIFT)))
-		migrate_around(gpu, m->dmirror, e->va & PAGE_MASK, &gpu->stats.migrated_on_counter);
+		migrate_around(gpu, m->dmirror, e->va & PAGE_MASK, NULL, 0,
+			       &gpu->stats.migrated_on_counter);
 	gpu_mirror_put(m);
 }
 
