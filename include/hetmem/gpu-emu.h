@@ -58,7 +58,9 @@ struct gpu_emu *gpu_emu_create(struct pci_dev *port, unsigned int function,
  * gpu_emu_start - start the device thread (after enumeration)
  * @emu: the GPU
  *
- * Return: 0, -EBUSY when already started, or -errno from thread creation.
+ * Return: 0, -EBUSY when already started or driven in step mode
+ * (the fuzzer's, where the caller runs each step), or -errno from
+ * thread creation.
  */
 int gpu_emu_start(struct gpu_emu *emu);
 
