@@ -405,13 +405,23 @@ void pci_rc_stats_get(const struct pci_host_bridge *hb, struct pci_rc_stats *out
 	out->unsupported = __atomic_load_n(&s->unsupported, __ATOMIC_RELAXED);
 }
 
+/* Counters of @len bytes at @p, zeroed with the atomics that count them. */
+static void zero_counters(void *p, size_t len)
+{
+	uint64_t *c = p;
+
+	for (size_t i = 0; i < len / sizeof(*c); i++)
+		__atomic_store_n(&c[i], 0, __ATOMIC_RELAXED);
+}
+
 void pci_fabric_reset_stats(struct pci_fabric *f)
 {
 	struct pci_dev *dev;
 	struct pci_host_bridge *hb;
 
+	/* Devices may be moving data: a DMA in flight counts before or after. */
 	list_for_each_entry(dev, &f->devices, fabric_node)
-		memset(&dev->stats, 0, sizeof(dev->stats));
+		zero_counters(&dev->stats, sizeof(dev->stats));
 	list_for_each_entry(hb, &f->host_bridges, node)
-		memset(&hb->stats, 0, sizeof(hb->stats));
+		zero_counters(&hb->stats, sizeof(hb->stats));
 }

@@ -29,8 +29,21 @@ static void attach(struct tgpu *t, struct machine *m, const char *name)
 	pci_set_master(t->pdev);
 }
 
+/*
+ * Stop the channels, then free what the device wrote: a command's status
+ * word comes before its fence, so a buffer freed as soon as the status
+ * says done may still take the fence.
+ */
 static void detach(struct tgpu *t)
 {
+	for (unsigned int c = 0; c < GPU_NR_CHANNELS; c++) {
+		if (!t->ch[c].ring.cpu)
+			continue;
+		assert_true(tg_wait_reg(t, GPU_CH_REG(c, GPU_CH_STATUS), GPU_CH_STS_IDLE,
+					GPU_CH_STS_IDLE));
+		tg_wr32(t, GPU_CH_REG(c, GPU_CH_CTRL), 0);
+		assert_true(tg_wait_reg(t, GPU_CH_REG(c, GPU_CH_STATUS), GPU_CH_STS_ENABLED, 0));
+	}
 	for (unsigned int i = 0; i < t->nr_bufs; i++) {
 		dma_unmap_single(t->pdev, t->bufs[i].dma, t->bufs[i].len, DMA_BIDIRECTIONAL);
 		free(t->bufs[i].cpu);

@@ -329,7 +329,13 @@ static inline uint16_t tg_wait(struct tgpu *t, unsigned int c, uint32_t idx)
 	for (;;) {
 		uint32_t st = tg_status_word(t, c, idx);
 
-		if (st & GPU_CMD_DONE)
+		/*
+		 * The status word comes first, then the fence and the FENCE
+		 * register: done when the register has the entry's seq, so
+		 * nothing of it is still on its way to memory.
+		 */
+		if ((st & GPU_CMD_DONE) &&
+		    (int64_t)(tg_rd64(t, GPU_CH_REG(c, GPU_CH_FENCE)) - tg_slot(t, c, idx)->seq) >= 0)
 			return GPU_CMD_SC(st);
 		if (t->stepped)
 			return TG_TIMED_OUT; /* the step that could complete it is over */
