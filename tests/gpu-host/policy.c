@@ -79,6 +79,57 @@ static void test_fault_maps_in_place(void **state)
 	munmap(p, SIZE);
 }
 
+/* Whether the kernel's record of the mapping at @addr has VmFlags @flag. */
+static bool vma_has_flag(const void *addr, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long a = (uintptr_t)addr, lo, hi;
+	bool in = false, found = false;
+	char line[512];
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			char want[8];
+
+			snprintf(want, sizeof(want), " %s", flag);
+			found = strstr(line, want) != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The window of pages mapped with a fault stays in the fault's mapping:
+ * the next mapping up, present but never shown to the device, is neither
+ * mapped nor watched (a thread stack there would have its thread's exit
+ * wait on the userfaultfd handler).
+ */
+static void test_fault_window_stays_in_mapping(void **state)
+{
+	struct gpu_fixture *f = *state;
+	const unsigned long n = 4 * HMM_PAGE;
+	uint32_t *p = anon(2 * n), *next = p + n / 4;
+
+	memset(p, 0x11, 2 * n);
+	assert_int_equal(mprotect(next, n, PROT_READ), 0);
+	/* The last page of the lower mapping: its window reaches the upper. */
+	assert_int_equal(gpu_run(f->gpu[0], f->mirror[0], GPU_KERNEL_FILL,
+				 (uint64_t[]){ (uintptr_t)(next - HMM_PAGE / 4), HMM_PAGE / 4, 7 }, 3),
+			 0);
+	assert_int_equal(p[n / 4 - 1], 7);
+	assert_true(vma_has_flag(next - HMM_PAGE / 4, "uw")); /* watched: the device maps it */
+	assert_false(vma_has_flag(next, "uw"));
+	assert_false(vma_has_flag(next, "um"));
+	munmap(p, 2 * n);
+}
+
 static void test_migrate_on_fault(void **state)
 {
 	struct gpu_fixture *f = *state;
@@ -185,6 +236,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fault_maps_in_place, gpu_fixture_setup,
 						gpu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_fault_window_stays_in_mapping,
+						gpu_fixture_setup, gpu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_on_fault, gpu_fixture_setup,
 						gpu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_on_fault_untouched_stay,

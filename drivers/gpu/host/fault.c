@@ -155,17 +155,25 @@ static int service_window(struct gpu_host *gpu, struct dmirror *d, struct fault 
 			  unsigned long n, unsigned long *used)
 {
 	unsigned long req[64] = { 0 }, start = f[0].va, end, window = gpu->opts.fault_window;
+	struct vm_area_struct vma;
 	unsigned long k = 0;
 	int ret;
 
 	/*
-	 * The window stays inside the 2 MiB block. It may run past the
-	 * mapping: pages nobody asked for are only reported, never faulted,
-	 * and one that is not mapped comes back as an error and is left out.
+	 * The window stays inside the 2 MiB block and the mapping of the
+	 * fault (all of it when that is not mapped: the fault fails alone).
+	 * Past the mapping is memory nobody showed the device, and what it
+	 * maps, hetmem watches with its userfaultfd: a thread stack there
+	 * would make the exit of its thread wait for the handler, and the
+	 * handler's own for itself.
 	 */
 	end = start + (window << PAGE_SHIFT);
 	if (end > (start & ~(HPAGE - 1)) + HPAGE)
 		end = (start & ~(HPAGE - 1)) + HPAGE;
+	if (hetmem_vma_lookup(d->mm, start, &vma))
+		end = start + PAGE_SIZE;
+	else if (end > vma.vm_end)
+		end = vma.vm_end;
 	/* Every fault of the batch inside the window is asked for. */
 	for (; k < n && f[k].va < end; k++)
 		req[(f[k].va - start) >> PAGE_SHIFT] |=
