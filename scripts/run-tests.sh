@@ -92,7 +92,7 @@ for path in sys.argv[1:]:
 # The failures last, just above the closing line, where a truncated log
 # still shows them: each one's final output, then the list.
 for path, r, t in failures:
-    tail = (t.get("stdout") or "").rstrip().splitlines()[-12:]
+    tail = ((t.get("stdout") or "") + (t.get("stderr") or "")).rstrip().splitlines()[-12:]
     print(f"--- {t['name']} ({r}, {path}):")
     for l in tail:
         print(f"    {l[:160]}")
