@@ -47,18 +47,11 @@ static void send_sigbus(pid_t tid)
 		syscall(SYS_tgkill, getpid(), tid, SIGBUS);
 }
 
-/* Release a migration entry the handler took, leaving @value behind. */
-static void swp_release(struct hetmem_mm *mm, unsigned long *slot, unsigned long value)
-{
-	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
-	mm_swp_released(mm);
-}
-
-/* Called with the page's migration entry held (e | SWP_MIGRATION in *slot). */
+/* Called with the page's migration entry held (@e was the entry, without M). */
 static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned long addr,
-			       unsigned long *slot, unsigned int flags, pid_t tid)
+			       unsigned long e, unsigned int flags, pid_t tid)
 {
-	struct page *page = swp_page(swp_load(slot));
+	struct page *page = swp_page(e);
 	struct vm_area_struct vma = { 0 };
 	struct vm_fault vmf = {
 		.mm = mm,
@@ -69,11 +62,10 @@ static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned 
 		.page = page,
 	};
 	unsigned int fret;
-	unsigned long e;
 
 	if (vma_find(va, &vma) || vma.vm_start > va) {
-		/* Unmapped since: the UNMAP event will drop the entry. */
-		swp_release(mm, slot, swp_load(slot) & ~SWP_MIGRATION);
+		/* Unmapped since: the UNMAP event drops the entry, or did and left it to us. */
+		swp_held_unlock(mm, va);
 		return 0;
 	}
 	mm_stat_add(mm, device_faults, 1);
@@ -90,8 +82,7 @@ static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned 
 	 * migrate_vma_finalize() left the fault page's migration entry to us:
 	 * still the device page if it did not move, nothing if it did.
 	 */
-	e = swp_load(slot) & ~SWP_MIGRATION;
-	swp_release(mm, slot, e);
+	swp_held_unlock(mm, va);
 	if (fret & VM_FAULT_ERROR) {
 		pr_warn("migrate_to_ram() of the page at %#lx failed (%#x)", va, fret);
 		send_sigbus(tid);
@@ -109,7 +100,7 @@ int do_device_private_fault(struct hetmem_mm *mm, unsigned long va, unsigned int
 		return 0;
 	if (!swp_claim(slot, e))
 		return -EAGAIN;
-	return call_migrate_to_ram(mm, va, va, slot, flags, 0);
+	return call_migrate_to_ram(mm, va, va, e, flags, 0);
 }
 
 /* Called with nothing held; @e is the entry seen, with SWP_EXCLUSIVE. */
@@ -121,7 +112,7 @@ static int revoke_exclusive(struct hetmem_mm *mm, unsigned long va, unsigned lon
 	/* Owner NULL: the CPU takes the page back from whichever device held it. */
 	mmu_notifier_invalidate(mm, MMU_NOTIFY_EXCLUSIVE, va, va + PAGE_SIZE, NULL);
 	uffd_writeprotect(mm, va, PAGE_SIZE, false);
-	swp_release(mm, slot, 0);
+	swp_held_release(mm, va, 0);
 	return 0;
 }
 
@@ -152,7 +143,7 @@ static int unprotect_stale(struct hetmem_mm *mm, unsigned long va, unsigned long
 	if (!swp_claim(slot, e))
 		return -EAGAIN;
 	uffd_writeprotect(mm, va, PAGE_SIZE, false);
-	swp_release(mm, slot, e);
+	swp_held_release(mm, va, e);
 	return 0;
 }
 
@@ -211,8 +202,7 @@ static int zero_fill(struct hetmem_mm *mm, unsigned long va, unsigned long *slot
 out:
 	for (a = 0; a < ZERO_WINDOW_PAGES; a++)
 		if (held & (1UL << a))
-			__atomic_store_n(&wslot[a], 0, __ATOMIC_RELEASE);
-	mm_swp_released(mm);
+			swp_held_release(mm, base + (a << PAGE_SHIFT), 0);
 	return 0;
 }
 
@@ -248,7 +238,7 @@ void uffd_handle_fault(struct hetmem_mm *mm, const struct uffd_msg *msg)
 				ret = unprotect_stale(mm, va, slot, e);
 		} else if (swp_page(e)) {
 			ret = swp_claim(slot, e) ?
-				      call_migrate_to_ram(mm, va, addr, slot,
+				      call_migrate_to_ram(mm, va, addr, e,
 							  flags & UFFD_PAGEFAULT_FLAG_WRITE ?
 								  FAULT_FLAG_WRITE :
 								  0,
