@@ -79,6 +79,17 @@ static unsigned long mig_va(const struct mig *m, unsigned long i)
 	return page ? __atomic_load_n(&page->private, __ATOMIC_ACQUIRE) : 0;
 }
 
+/*
+ * Where held page i is mapped now: the application may have moved it
+ * (mremap) or unmapped it (0) since it was collected (shadow.c).
+ */
+static unsigned long mig_va_now(const struct mig *m, unsigned long i)
+{
+	unsigned long va = mig_va(m, i);
+
+	return va ? swp_held_va(m->mm, va) : 0;
+}
+
 static bool in_pool(struct hetmem_mm *mm, unsigned long pfn)
 {
 	return sys_pool_contains(&mm->pool, pfn << PAGE_SHIFT);
@@ -100,12 +111,8 @@ static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *v
 	struct hetmem_mm *mm = args->mm;
 	bool sys = (args->flags & MIGRATE_VMA_SELECT_SYSTEM) && vma_is_anonymous(vma) &&
 		   !(vma->vm_flags & VM_SHARED);
+	bool claimed = false;
 
-	/* Faults and events of the range come to us from now on. */
-	if (sys && uffd_ranges_ensure(mm, a, b, true)) {
-		pr_debug("cannot register [%#lx-%#lx): not migrating it", a, b);
-		sys = false;
-	}
 	for (unsigned long va = a; va < b; va += PAGE_SIZE) {
 		unsigned long i = (va - args->start) >> PAGE_SHIFT;
 		unsigned long *slot = va_table_slot(&mm->swp, va, sys);
@@ -116,7 +123,7 @@ static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *v
 			if (sys && slot && swp_claim(slot, 0)) {
 				args->src[i] = MIGRATE_PFN_HELD_ |
 					       (vma->vm_flags & VM_WRITE ? MIGRATE_PFN_WRITE : 0);
-				*any_system = true;
+				claimed = true;
 			}
 			continue;
 		}
@@ -135,6 +142,27 @@ static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *v
 				MIGRATE_PFN_HELD_ | (e & SWP_WRITE ? MIGRATE_PFN_WRITE : 0);
 		args->cpages++;
 	}
+	if (!claimed)
+		return;
+	/*
+	 * Faults and events of the range come to us from now on. Registered
+	 * after the claims: an unmap handled before them has told the
+	 * registrations (a new mapping here is registered now), one handled
+	 * after them marks them gone.
+	 */
+	if (uffd_ranges_ensure(mm, a, b, true)) {
+		pr_debug("cannot register [%#lx-%#lx): not migrating it", a, b);
+		for (unsigned long va = a; va < b; va += PAGE_SIZE) {
+			unsigned long *src = &args->src[(va - args->start) >> PAGE_SHIFT];
+
+			if ((*src & MIGRATE_PFN_HELD_) && !(*src & MIGRATE_PFN_VALID)) {
+				swp_held_release(mm, va, 0);
+				*src = 0;
+			}
+		}
+		return;
+	}
+	*any_system = true;
 }
 
 /*
@@ -168,6 +196,12 @@ static int unmap_present(struct migrate_vma *args, unsigned long va, unsigned lo
 			src += done;
 			n -= done;
 			continue;
+		}
+		if (ret == -ESTALE) {
+			/* Moved or unmapped meanwhile: these stay out of the migration. */
+			for (k = 0; k < n; k++)
+				src[k] &= MIGRATE_PFN_HELD_;
+			return 0;
 		}
 		/*
 		 * EBUSY: this page (shared with a fork child, pinned); else the
@@ -203,10 +237,15 @@ static int collect_present(struct migrate_vma *args, unsigned long a, unsigned l
 	ret = pagemap_categories(a, n, cat);
 	if (ret)
 		return ret;
+	/* Unmaps and mremaps already told (the pages left) are known from here on. */
+	mm_sync_events(args->mm);
 	for (i = 0; i < n; i++) {
 		unsigned long va = a + (i << PAGE_SHIFT);
 
 		if (!(src[i] & MIGRATE_PFN_HELD_) || (src[i] & MIGRATE_PFN_VALID))
+			continue;
+		/* Moved or unmapped since it was claimed: pagemap no longer speaks of it. */
+		if (swp_held_va(args->mm, va) != va)
 			continue;
 		if (cat[i] & PM_CAT_PRESENT) {
 			src[i] |= MIGRATE_PFN_MIGRATE | MIGRATE_PFN_PRESENT_;
@@ -215,8 +254,7 @@ static int collect_present(struct migrate_vma *args, unsigned long a, unsigned l
 				src[i] |= migrate_pfn(va >> PAGE_SHIFT);
 		} else if (cat[i] & PM_CAT_SWAP) {
 			/* Swapped out: not collected, as in the kernel. */
-			__atomic_store_n(va_table_slot(&args->mm->swp, va, false), 0,
-					 __ATOMIC_RELEASE);
+			swp_held_release(args->mm, va, 0);
 			src[i] = 0;
 			continue;
 		} else {
@@ -228,6 +266,8 @@ static int collect_present(struct migrate_vma *args, unsigned long a, unsigned l
 	 * Runs of present ordinary pages leave for the pool; zero pages (no
 	 * data to read) are write-protected in place and zapped if they go.
 	 */
+	bool zero = false;
+
 	for (i = 0; i < n; i += run ? run : 1) {
 		bool valid = src[i] & MIGRATE_PFN_VALID;
 
@@ -237,6 +277,7 @@ static int collect_present(struct migrate_vma *args, unsigned long a, unsigned l
 			;
 		if (!run)
 			continue;
+		zero |= !valid;
 		if (valid)
 			ret = unmap_present(args, a + (i << PAGE_SHIFT), src + i, run);
 		else
@@ -245,7 +286,51 @@ static int collect_present(struct migrate_vma *args, unsigned long a, unsigned l
 		if (ret)
 			return ret;
 	}
+	/*
+	 * A write to the zero page is the kernel's copy on write, which waits
+	 * for nobody: until the write-protection above, a zero page could have
+	 * become a page with data. Those are read like the others (in place,
+	 * now write-protected).
+	 */
+	if (!zero || pagemap_categories(a, n, cat))
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((src[i] & MIGRATE_PFN_PRESENT_) && !(src[i] & MIGRATE_PFN_VALID) &&
+		    (cat[i] & PM_CAT_PRESENT) && !(cat[i] & PM_CAT_ZERO))
+			src[i] |= migrate_pfn((a >> PAGE_SHIFT) + i);
 	return 0;
+}
+
+/*
+ * Empty pages claimed in a range that an unmap took away before the
+ * claims (its event saw nothing to mark): let them go. Pages unmapped
+ * after their claim are marked gone, and finalize drops them.
+ */
+static void release_unmapped(struct migrate_vma *args)
+{
+	unsigned long a = args->start;
+
+	while (a < args->end) {
+		struct vm_area_struct vma;
+		unsigned long hole_end = args->end;
+
+		if (!vma_find(a, &vma)) {
+			if (vma.vm_start <= a) {
+				a = vma.vm_end;
+				continue;
+			}
+			if (vma.vm_start < hole_end)
+				hole_end = vma.vm_start;
+		}
+		for (; a < hole_end; a += PAGE_SIZE) {
+			unsigned long *src = &args->src[(a - args->start) >> PAGE_SHIFT];
+
+			if ((*src & MIGRATE_PFN_HELD_) && !(*src & MIGRATE_PFN_VALID)) {
+				swp_held_release(args->mm, a, 0);
+				*src = 0;
+			}
+		}
+	}
 }
 
 int migrate_vma_setup(struct migrate_vma *args)
@@ -308,6 +393,8 @@ int migrate_vma_setup(struct migrate_vma *args)
 		collect_vma(args, &vma, a, b, &any_system);
 		a = b;
 	}
+	if (any_system)
+		release_unmapped(args);
 	if (!any_system && !args->cpages)
 		return 0;
 
@@ -334,10 +421,8 @@ static void undo_device_entry(struct hetmem_mm *mm, unsigned long va, unsigned l
 {
 	struct page *dpage = migrate_pfn_to_page(dst);
 
-	__atomic_store_n(va_table_slot(&mm->swp, va, false), SWP_MIGRATION, __ATOMIC_RELEASE);
-	__atomic_store_n(&dpage->private, 0, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-	put_page(dpage);
+	swp_held_set(mm, va, 0);
+	swp_put_entry_page(mm, dpage);
 	*src &= ~MIGRATE_PFN_MIGRATE;
 }
 
@@ -375,6 +460,12 @@ static void zap_run(struct hetmem_mm *mm, unsigned long va, unsigned long *src,
 			dst += done;
 			n -= done;
 			continue;
+		}
+		if (ret == -ESTALE) {
+			/* Moved or unmapped meanwhile: their data stays where it went. */
+			for (k = 0; k < n; k++)
+				undo_device_entry(mm, va + (k << PAGE_SHIFT), &src[k], dst[k]);
+			return;
 		}
 		/*
 		 * Not movable (shared with a fork child, read-only or executable
@@ -419,13 +510,13 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 			dst[k] |= MIGRATE_PFN_CONSUMED_;
 		sys_pool_give(&mm->pool, false, from, done >> PAGE_SHIFT);
 	}
-	while (done < len) {
+	while (done < len && ret != -ESTALE) {
 		unsigned long copied;
 
 		/* Not movable (read-only mapping, ...): copy the rest. */
 		ret = uffd_copy(mm, va + done, from + done, len - done, &copied);
 		done += copied;
-		if (!ret)
+		if (!ret || ret == -ESTALE)
 			break;
 		/*
 		 * ENOENT: the application unmapped the range while we held it
@@ -441,6 +532,12 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 		}
 		done += PAGE_SIZE;
 	}
+	/*
+	 * ESTALE: moved or unmapped meanwhile. These stay on the device; their
+	 * entries went with the mapping, or finalize drops them.
+	 */
+	for (k = done >> PAGE_SHIFT; ret == -ESTALE && k < n; k++)
+		src[k] &= ~MIGRATE_PFN_MIGRATE;
 }
 
 static void mig_pages(struct mig *m)
@@ -469,13 +566,9 @@ static void mig_pages(struct mig *m)
 			*src &= ~MIGRATE_PFN_MIGRATE;
 			continue;
 		}
-		get_page(dpage); /* the entry's reference */
-		__atomic_store_n(&dpage->private, va, __ATOMIC_RELEASE);
-		__atomic_add_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(va_table_slot(&mm->swp, va, false),
-				 (unsigned long)dpage | (dst & MIGRATE_PFN_WRITE ? SWP_WRITE : 0) |
-					 SWP_MIGRATION,
-				 __ATOMIC_RELEASE);
+		/* With the entry's reference; refused when the range was unmapped. */
+		if (!swp_held_map_page(mm, va, dpage, dst & MIGRATE_PFN_WRITE))
+			*src &= ~MIGRATE_PFN_MIGRATE;
 	}
 
 	/*
@@ -484,17 +577,18 @@ static void mig_pages(struct mig *m)
 	 * install system pages in place of device pages.
 	 */
 	for (i = 0; i < m->npages; i += run ? run : 1) {
-		unsigned long s = m->src[i], va = mig_va(m, i);
+		unsigned long s = m->src[i], va = mig_va_now(m, i);
 		bool to_dev = !migrate_pfn_to_page(s);
 
+		/* Unmapped meanwhile: nothing to switch; finalize drops the page. */
 		run = 0;
-		if (!(s & MIGRATE_PFN_MIGRATE) || (to_dev && !(s & MIGRATE_PFN_PRESENT_)))
+		if (!(s & MIGRATE_PFN_MIGRATE) || (to_dev && !(s & MIGRATE_PFN_PRESENT_)) || !va)
 			continue;
 		for (run = 1; i + run < m->npages; run++) {
 			unsigned long t = m->src[i + run], d0 = migrate_pfn_to_pfn(m->dst[i]);
 
 			if (!(t & MIGRATE_PFN_MIGRATE) || !migrate_pfn_to_page(t) != to_dev ||
-			    mig_va(m, i + run) != va + (run << PAGE_SHIFT))
+			    mig_va_now(m, i + run) != va + (run << PAGE_SHIFT))
 				break;
 			if (to_dev && !(t & MIGRATE_PFN_PRESENT_))
 				break;
@@ -529,12 +623,48 @@ void migrate_vma_pages(struct migrate_vma *args)
 
 /* --- finalize ---------------------------------------------------------------------- */
 
+/*
+ * One page back where its held entry is now (an mremap moved it). Returns
+ * whether the pool slot gave up its page (moved) or still has it (copied,
+ * or the page was unmapped and its data goes with it).
+ */
+static bool restore_page(struct hetmem_mm *mm, unsigned long va, unsigned long from)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		unsigned long at = swp_held_va(mm, va), done = 0;
+		int ret;
+
+		if (!at)
+			return false;
+		ret = uffd_move(mm, at, from, PAGE_SIZE, true, &done);
+		if (!ret)
+			return true;
+		if (ret != -ESTALE) {
+			uffd_copy(mm, at, from, PAGE_SIZE, &done);
+			return false;
+		}
+		va = at;
+	}
+	return false;
+}
+
 /* Move n pages setup moved out back into place (they did not migrate). */
 static void restore_run(struct hetmem_mm *mm, unsigned long va, unsigned long from, unsigned long n)
 {
 	unsigned long done = 0, copied = 0;
 	int ret = uffd_move(mm, va, from, n << PAGE_SHIFT, true, &done);
 
+	if (ret == -ESTALE) {
+		/* Moved or unmapped meanwhile: each page to where it is now. */
+		sys_pool_give(&mm->pool, false, from, done >> PAGE_SHIFT);
+		for (unsigned long k = done >> PAGE_SHIFT; k < n; k++) {
+			unsigned long f = from + (k << PAGE_SHIFT);
+
+			sys_pool_give(&mm->pool, !restore_page(mm, va + (k << PAGE_SHIFT), f), f,
+				      1);
+		}
+		return;
+	}
 	if (ret && done < n << PAGE_SHIFT) {
 		/* Cannot happen short of a bug: the range was held. Copy what is left. */
 		pr_warn("moving %#lx back failed (%d): copying", va + done, ret);
@@ -554,30 +684,40 @@ static void mig_finalize(struct mig *m)
 	 * those setup moved out, while still holding them.
 	 */
 	for (i = 0; i < m->npages; i += run ? run : 1) {
-		unsigned long s = m->src[i];
+		unsigned long s = m->src[i], va;
 		bool back = moved_early(mm, s);
 
 		run = 0;
 		if (!(s & MIGRATE_PFN_HELD_) || (s & MIGRATE_PFN_MIGRATE) ||
 		    migrate_pfn_to_page(s) || (!back && !(s & MIGRATE_PFN_PRESENT_)))
 			continue;
+		va = mig_va_now(m, i);
+		if (!va) {
+			/* Unmapped meanwhile: its page stays in the pool. */
+			run = 1;
+			if (back)
+				sys_pool_give(&mm->pool, true, migrate_pfn_to_pfn(s) << PAGE_SHIFT,
+					      1);
+			continue;
+		}
 		for (run = 1; i + run < m->npages; run++) {
 			unsigned long t = m->src[i + run];
 
 			if (!(t & MIGRATE_PFN_HELD_) || (t & MIGRATE_PFN_MIGRATE) ||
 			    moved_early(mm, t) != back ||
+			    mig_va_now(m, i + run) != va + (run << PAGE_SHIFT) ||
 			    (back ? migrate_pfn_to_pfn(t) != migrate_pfn_to_pfn(s) + run :
 				    !(t & MIGRATE_PFN_PRESENT_) || migrate_pfn_to_page(t)))
 				break;
 		}
 		if (back)
-			restore_run(mm, mig_va(m, i), migrate_pfn_to_pfn(s) << PAGE_SHIFT, run);
+			restore_run(mm, va, migrate_pfn_to_pfn(s) << PAGE_SHIFT, run);
 		else
-			uffd_writeprotect(mm, mig_va(m, i), run << PAGE_SHIFT, false);
+			uffd_writeprotect(mm, va, run << PAGE_SHIFT, false);
 	}
 
 	for (i = 0; i < m->npages; i++) {
-		unsigned long s = m->src[i], d = m->dst[i], va = mig_va(m, i), *slot;
+		unsigned long s = m->src[i], d = m->dst[i], va = mig_va(m, i);
 		struct page *spage = migrate_pfn_to_page(s), *dpage = migrate_pfn_to_page(d);
 
 		/* Pool pages of migrated pages go back in runs (one lock each). */
@@ -606,29 +746,32 @@ static void mig_finalize(struct mig *m)
 					      1);
 			}
 		}
+		/*
+		 * Let go of the entries (shadow.c follows them where an mremap
+		 * took them, and drops those whose range was unmapped).
+		 */
 		if (!(s & MIGRATE_PFN_HELD_) || !va)
 			continue;
-		slot = va_table_slot(&mm->swp, va, false);
 		if (!spage) {
 			if (s & MIGRATE_PFN_MIGRATE) {
 				/* Now a device-private entry; the driver's reference goes. */
-				__atomic_and_fetch(slot, ~SWP_MIGRATION, __ATOMIC_RELEASE);
+				swp_held_unlock(mm, va);
 				unlock_page(dpage);
 				put_page(dpage);
 			} else {
-				__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+				swp_held_release(mm, va, 0);
 			}
 			continue;
 		}
 		if (s & MIGRATE_PFN_MIGRATE) {
 			/* Home: the entry and its reference on the device page go. */
-			__atomic_store_n(slot, s & MIGRATE_PFN_FAULT_ ? SWP_MIGRATION : 0,
-					 __ATOMIC_RELEASE);
-			__atomic_store_n(&spage->private, 0, __ATOMIC_RELEASE);
-			__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-			put_page(spage);
+			if (s & MIGRATE_PFN_FAULT_)
+				swp_held_set(mm, va, 0);
+			else
+				swp_held_release(mm, va, 0);
+			swp_put_entry_page(mm, spage);
 		} else if (!(s & MIGRATE_PFN_FAULT_)) {
-			__atomic_and_fetch(slot, ~SWP_MIGRATION, __ATOMIC_RELEASE);
+			swp_held_unlock(mm, va);
 		}
 	}
 	/* The last run: their pages wait in the pool for the way back. */
