@@ -183,8 +183,7 @@ __internal void mmu_notifier_invalidate(struct hetmem_mm *mm, enum mmu_notifier_
 
 /* --- uffd_ranges.c: what is registered, and how ---------------------------------- */
 struct uffd_range {
-	unsigned long start, end;
-	bool missing; /* MISSING | WP; else WP only */
+	unsigned long start, end; /* registered MISSING | WP */
 };
 
 struct uffd_ranges {
@@ -195,7 +194,11 @@ struct uffd_ranges {
 
 __internal void uffd_ranges_init(struct uffd_ranges *rs);
 __internal void uffd_ranges_fini(struct uffd_ranges *rs);
-/* Register what of [start, end) (one mapping) is not yet, or only WP where MISSING is wanted. */
+/*
+ * Register [start, end) (within one mapping), unless known to be:
+ * MISSING | WP whether or not the caller needs missing-page faults
+ * (@missing), for the reasons uffd_ranges.c gives. 0 or the ioctl's error.
+ */
 __internal int uffd_ranges_ensure(struct hetmem_mm *mm, unsigned long start, unsigned long end,
 				  bool missing);
 __internal void uffd_ranges_forget(struct hetmem_mm *mm, unsigned long start, unsigned long end);
@@ -340,8 +343,6 @@ __internal void uffd_event_later(struct hetmem_mm *mm, const struct uffd_msg *ms
 __internal int do_device_private_fault(struct hetmem_mm *mm, unsigned long va, unsigned int flags);
 /* Revoke device-exclusive access to one page; 0 or -EAGAIN (entry changed). */
 __internal int revoke_device_exclusive(struct hetmem_mm *mm, unsigned long va);
-/* Drop the shadow entries of a range the application discarded or unmapped. */
-__internal void mm_drop_entries(struct hetmem_mm *mm, unsigned long start, unsigned long end);
 
 /*
  * shadow.c: held entries through unmap and mremap. @va is always the
@@ -379,7 +380,6 @@ __internal void swp_move_range(struct hetmem_mm *mm, unsigned long from, unsigne
 __internal void swp_wait_away(struct hetmem_mm *mm, unsigned long start, unsigned long end);
 /* Teardown: free the parking cells (and drop what is still parked). */
 __internal void swp_park_fini(struct hetmem_mm *mm);
-
 
 /* fork.c: every device-private page home (fork preparation, teardown) */
 __internal void mm_evict_all(struct hetmem_mm *mm);

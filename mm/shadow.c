@@ -512,8 +512,10 @@ void swp_wait_away(struct hetmem_mm *mm, unsigned long start, unsigned long end)
 	pthread_mutex_lock(&mm->wait_lock);
 	__atomic_add_fetch(&mm->waiters, 1, __ATOMIC_SEQ_CST);
 	while (any_away(mm, start, end)) {
-		if (pthread_cond_timedwait(&mm->wait_cond, &mm->wait_lock, &deadline) == ETIMEDOUT) {
-			pr_warn("pages of an old mapping at [%#lx-%#lx) are still held", start, end);
+		if (pthread_cond_timedwait(&mm->wait_cond, &mm->wait_lock, &deadline) ==
+		    ETIMEDOUT) {
+			pr_warn("pages of an old mapping at [%#lx-%#lx) are still held", start,
+				end);
 			break;
 		}
 	}

@@ -22,9 +22,10 @@
  * Events. REMOVE and UNMAP are after the fact (the madvise or munmap has
  * done its work, or is doing it, by the time the event is handled): the
  * notifiers are invalidated (CLEAR / UNMAP) and the shadow entries of the
- * range dropped, so a discarded device page's data does not come back.
- * REMOVE events of hetmem's own MADV_DONTNEED are recognised and skipped.
- * REMAP moves the entries along with the mapping.
+ * range dropped, held ones marked gone for their holders (shadow.c), so a
+ * discarded device page's data does not come back. REMOVE events of
+ * hetmem's own MADV_DONTNEED are recognised and skipped. REMAP moves the
+ * entries along with the mapping, held ones included.
  */
 #define pr_fmt(fmt) "uffd: " fmt
 
@@ -256,47 +257,6 @@ void uffd_handle_fault(struct hetmem_mm *mm, const struct uffd_msg *msg)
 		uffd_wake(mm, va, PAGE_SIZE); /* let it fault again */
 }
 
-static bool drop_entry(unsigned long va, unsigned long *slot, void *arg)
-{
-	struct hetmem_mm *mm = arg;
-	unsigned long e = swp_load(slot);
-
-	/* A held page is the holder's business (see Documentation/hmm.md). */
-	if ((e & SWP_MIGRATION) ||
-	    !__atomic_compare_exchange_n(slot, &e, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return true;
-	if (swp_page(e)) {
-		swp_page(e)->private = 0;
-		__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-		put_page(swp_page(e));
-	}
-	return true;
-}
-
-void mm_drop_entries(struct hetmem_mm *mm, unsigned long start, unsigned long end)
-{
-	va_table_for_each(&mm->swp, start, end, drop_entry, mm);
-}
-
-struct remap {
-	struct hetmem_mm *mm;
-	unsigned long from, to;
-};
-
-static bool move_entry(unsigned long va, unsigned long *slot, void *arg)
-{
-	struct remap *r = arg;
-	unsigned long e = swp_load(slot), nva = va - r->from + r->to, *nslot;
-
-	if ((e & SWP_MIGRATION) || !(nslot = va_table_slot(&r->mm->swp, nva, true)) ||
-	    !__atomic_compare_exchange_n(slot, &e, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return true;
-	if (swp_page(e))
-		swp_page(e)->private = nva;
-	__atomic_store_n(nslot, e, __ATOMIC_RELEASE);
-	return true;
-}
-
 bool uffd_event_now(struct hetmem_mm *mm, const struct uffd_msg *msg)
 {
 	unsigned long start, end;
@@ -310,18 +270,14 @@ bool uffd_event_now(struct hetmem_mm *mm, const struct uffd_msg *msg)
 		if (sys_pool_contains(&mm->pool, start) ||
 		    (msg->event == UFFD_EVENT_REMOVE && mm_zap_is_own(mm, start, end)))
 			return false;
-		mm_drop_entries(mm, start, end);
+		swp_unmap_range(mm, start, end);
 		if (msg->event == UFFD_EVENT_UNMAP)
 			uffd_ranges_forget(mm, start, end);
 		return true;
-	case UFFD_EVENT_REMAP: {
-		struct remap r = { mm, msg->arg.remap.from, msg->arg.remap.to };
-
-		/* mremap never lets the old and new ranges overlap. */
-		va_table_for_each(&mm->swp, r.from, r.from + msg->arg.remap.len, move_entry, &r);
-		uffd_ranges_move(mm, r.from, r.to, msg->arg.remap.len);
+	case UFFD_EVENT_REMAP:
+		swp_move_range(mm, msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len);
+		uffd_ranges_move(mm, msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len);
 		return true;
-	}
 	default:
 		pr_warn("unexpected userfaultfd event %u", msg->event);
 		return false;
