@@ -524,9 +524,16 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 		 * find no page table and free the page: so do we, by letting
 		 * finalize take it as gone home, entry and reference with it;
 		 * the destination goes back unused. EEXIST: the CPU has a page
-		 * there already; the device page stays.
+		 * there already, which the kernel never has next to a
+		 * device-private entry (Documentation/hmm.md names the window
+		 * that lets a write in): the page the application sees wins,
+		 * and the device's copy goes as for ENOENT. Kept, every access
+		 * there would try to bring it home again, forever.
 		 */
-		if (ret != -ENOENT) {
+		if (ret == -EEXIST) {
+			pr_warn("the page at %#lx is on the CPU and on a device: the CPU's stays",
+				va + done);
+		} else if (ret != -ENOENT) {
 			pr_warn("installing the page at %#lx failed: %d", va + done, ret);
 			src[done >> PAGE_SHIFT] &= ~MIGRATE_PFN_MIGRATE;
 		}
