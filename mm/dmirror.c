@@ -394,18 +394,18 @@ static void finalize_and_map(struct dmirror *d, struct migrate_vma *args)
 	unsigned long e[FAULT_PAGES], first = 0, n = 0;
 
 	/*
-	 * Not a page whose range the application unmapped meanwhile: the
-	 * unmap's invalidation may be over already, and the page is freed at
-	 * finalize. The check is under the mutex the invalidation takes, and
-	 * the unmap marks the page gone before it invalidates: a page not
-	 * gone here is taken out of the table by the invalidation still to
-	 * come.
+	 * Not a page the application unmapped or moved (mremap) meanwhile:
+	 * the invalidation of the old address may be over already, and an
+	 * unmapped page is freed at finalize. The check is under the mutex the
+	 * invalidation takes, and the event marks the page away before it
+	 * invalidates: a page not away here is taken out of the table by the
+	 * invalidation still to come.
 	 */
 	pthread_mutex_lock(&d->mutex);
 	for (unsigned long i = 0; i <= args->npages; i++) {
 		struct page *dpage = i < args->npages ? migrate_pfn_to_page(args->dst[i]) : NULL;
 		bool moved = dpage && (args->src[i] & MIGRATE_PFN_MIGRATE) &&
-			     !migrate_vma_page_gone(args, i);
+			     !migrate_vma_page_away(args, i);
 
 		/* Runs of consecutive addresses, FAULT_PAGES at most, map at once. */
 		if (n && (!moved || n == FAULT_PAGES)) {

@@ -251,9 +251,11 @@ static int hmm_walk(struct hmm_walk *w)
 		/*
 		 * The device will map these pages: have their unmap and discard
 		 * events come, so its notifier hears of them (anonymous private
-		 * memory only; userfaultfd cannot watch files).
+		 * memory only; userfaultfd cannot watch files). Registered as a
+		 * migration registers (uffd_ranges.c says why).
 		 */
-		if (vma_is_anonymous(&vma) && !(vma.vm_flags & VM_SHARED))
+		if (vma_is_anonymous(&vma) && !(vma.vm_flags & VM_SHARED) &&
+		    (vma.vm_flags & VM_READ))
 			uffd_ranges_ensure(w->mm, addr, next, false);
 		if (!(vma.vm_flags & VM_READ)) {
 			ret = hmm_hole(w, addr, next);

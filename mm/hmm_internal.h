@@ -58,10 +58,10 @@ static inline unsigned long *va_table_slot(struct va_table *t, unsigned long va,
  * What the kernel keeps in a non-present PTE, hetmem keeps in the shadow
  * table of the address space, one word per page:
  *
- *   63                            4   3   2   1   0
- *  +-------------------------------+---+---+---+---+
- *  | struct page * (device-private)| G | X | W | M |
- *  +-------------------------------+---+---+---+---+
+ *   63                                4   3   2   1   0
+ *  +-----------------------------------+---+---+---+---+
+ *  | struct page * (device-private)    | A | X | W | M |
+ *  +-----------------------------------+---+---+---+---+
  *
  *  page, W   device-private entry (the CPU page is zapped), writable if W
  *  X, W      device-exclusive: the system page is write-protected for a
@@ -70,27 +70,52 @@ static inline unsigned long *va_table_slot(struct va_table *t, unsigned long va,
  *            page. Nobody else changes the entry or serves a fault on the
  *            page; whoever set M clears it and then wakes the page's
  *            faulting threads.
- *  G, M      gone: the application unmapped or discarded the page while it
- *            was held. The only change anyone but the holder makes to a
- *            held entry; the holder installs nothing there, and drops the
- *            entry (and its device page's reference) when it lets go
- *            (swp_unhold()).
  *  0         an ordinary system page, present or not
  *
+ * A (away) comes only with M: the page the holder took here is no longer
+ * mapped here, because the application unmapped or mremap()ed it while
+ * it was held (the kernel zaps or moves a migration entry with the page
+ * tables, and the migration finds out when it looks for it):
+ *
+ *  A, M, X, address   moved: the held entry is now at that address
+ *                     (page aligned, in the upper bits)
+ *  A, M, page         gone: unmapped; the holder drops the entry, and the
+ *                     reference of the device page it names
+ *
+ * The holder reaches its entry through swp_held_*() (shadow.c), which
+ * follow moves and report a page gone. Away entries stay until the holder
+ * lets go: the slot is not reused meanwhile, and a new mapping at the
+ * address is not registered with the userfaultfd before they are gone, so
+ * nothing the holder still does lands in it.
+ *
  * M is a try-lock: it is taken with a compare-and-swap from the value the
- * taker expects, and never waited for while holding another. A struct
- * page is 16-byte aligned (arrays of 48-byte pages from malloc), which
- * leaves the low four bits free.
+ * taker expects, and never waited for while holding another.
  */
 #define SWP_MIGRATION (1UL << 0)
 #define SWP_WRITE     (1UL << 1)
 #define SWP_EXCLUSIVE (1UL << 2)
-#define SWP_GONE      (1UL << 3)
+#define SWP_AWAY      (1UL << 3)
 #define SWP_PAGE_MASK (~15UL)
+#define SWP_MOVED     (SWP_AWAY | SWP_EXCLUSIVE | SWP_MIGRATION)
+#define SWP_GONE      (SWP_AWAY | SWP_MIGRATION)
 
+/* struct pages live in arrays from calloc() (16-byte aligned): bit 3 is free. */
+_Static_assert(sizeof(struct page) % 16 == 0, "struct page pointers must leave bit 3 free");
+
+/* The device-private page of an entry, or NULL (away entries included). */
 static inline struct page *swp_page(unsigned long e)
 {
-	return (struct page *)(e & SWP_PAGE_MASK);
+	return (e & SWP_AWAY) ? NULL : (struct page *)(e & SWP_PAGE_MASK);
+}
+
+static inline bool swp_is_moved(unsigned long e)
+{
+	return (e & 15UL) == SWP_MOVED;
+}
+
+static inline bool swp_is_gone(unsigned long e)
+{
+	return (e & (SWP_AWAY | SWP_EXCLUSIVE)) == SWP_AWAY;
 }
 
 static inline unsigned long swp_load(const unsigned long *slot)
@@ -106,16 +131,14 @@ static inline bool swp_claim(unsigned long *slot, unsigned long expect)
 }
 
 /*
- * migrate_device.c: the holder's side of SWP_GONE. Release the held entry
- * at @va leaving @value; when it is gone, drop it instead (the mirrors are
- * told first) with its device page's reference. Returns whether it was
- * gone.
+ * migrate_device.c: whether page @i of a migration set up on a range is no
+ * longer mapped at its address (unmapped, or moved by mremap(), since it
+ * was collected). For drivers mapping migrated pages in their mirrors:
+ * checked under the lock their invalidation takes, a page not away then
+ * leaves the mirror by the invalidation of the unmap or move still to come.
  */
-__internal bool swp_unhold(struct hetmem_mm *mm, unsigned long va, unsigned long *slot,
-			   unsigned long value);
-/* Whether page @i of a migration set up on a range was unmapped since (SWP_GONE). */
 struct migrate_vma;
-__internal bool migrate_vma_page_gone(const struct migrate_vma *args, unsigned long i);
+__internal bool migrate_vma_page_away(const struct migrate_vma *args, unsigned long i);
 
 /* --- sys_pool.c: system pages kept for the way back --------------------------------
  *
@@ -170,8 +193,7 @@ __internal void mmu_notifier_invalidate(struct hetmem_mm *mm, enum mmu_notifier_
 
 /* --- uffd_ranges.c: what is registered, and how ---------------------------------- */
 struct uffd_range {
-	unsigned long start, end;
-	bool missing; /* MISSING | WP; else WP only */
+	unsigned long start, end; /* registered MISSING | WP */
 };
 
 struct uffd_ranges {
@@ -182,7 +204,11 @@ struct uffd_ranges {
 
 __internal void uffd_ranges_init(struct uffd_ranges *rs);
 __internal void uffd_ranges_fini(struct uffd_ranges *rs);
-/* Register what of [start, end) (one mapping) is not yet, or only WP where MISSING is wanted. */
+/*
+ * Register [start, end) (within one mapping), unless known to be:
+ * MISSING | WP whether or not the caller needs missing-page faults
+ * (@missing), for the reasons uffd_ranges.c gives. 0 or the ioctl's error.
+ */
 __internal int uffd_ranges_ensure(struct hetmem_mm *mm, unsigned long start, unsigned long end,
 				  bool missing);
 __internal void uffd_ranges_forget(struct hetmem_mm *mm, unsigned long start, unsigned long end);
@@ -233,6 +259,11 @@ struct hetmem_mm {
 	pthread_mutex_t zap_lock;
 	struct list_head zaps;
 
+	/* Entries an mremap() brought where an earlier holder still is (shadow.c). */
+	pthread_mutex_t park_lock;
+	struct list_head parked;
+	unsigned long nr_parked;
+
 	unsigned long nr_device; /* device-private entries, for fork's fast path */
 	unsigned long deferrals; /* faults the handler looked at (migrate_vma_finalize()) */
 	struct hetmem_mm_stats stats;
@@ -260,7 +291,12 @@ __internal void mm_sync_events(struct hetmem_mm *mm);
 /* An ioctl said EAGAIN: an event is pending. Read it if we are the handler; yield. */
 __internal void uffd_eagain(struct hetmem_mm *mm);
 
-/* uffd_ops.c: thin ioctl wrappers; partial progress in *done (bytes). */
+/*
+ * uffd_ops.c: thin ioctl wrappers; partial progress in *done (bytes).
+ * uffd_copy(), uffd_move() and uffd_zeropage() act on pages the caller
+ * holds (the destination, or for a move out to the pool the source):
+ * -ESTALE when some of them are no longer mapped at that address.
+ */
 __internal int uffd_register(struct hetmem_mm *mm, unsigned long start, unsigned long len,
 			     bool missing);
 __internal int uffd_writeprotect(struct hetmem_mm *mm, unsigned long start, unsigned long len,
@@ -317,8 +353,43 @@ __internal void uffd_event_later(struct hetmem_mm *mm, const struct uffd_msg *ms
 __internal int do_device_private_fault(struct hetmem_mm *mm, unsigned long va, unsigned int flags);
 /* Revoke device-exclusive access to one page; 0 or -EAGAIN (entry changed). */
 __internal int revoke_device_exclusive(struct hetmem_mm *mm, unsigned long va);
-/* Drop the shadow entries of a range the application discarded or unmapped. */
-__internal void mm_drop_entries(struct hetmem_mm *mm, unsigned long start, unsigned long end);
+
+/*
+ * shadow.c: held entries through unmap and mremap. @va is always the
+ * address the holder took the entry at; the functions follow it to where
+ * it is now.
+ */
+/* Where the page held at @va is mapped now, or 0 when it was unmapped. */
+__internal unsigned long swp_held_va(struct hetmem_mm *mm, unsigned long va);
+/* Give the entry held at @va the value @value (still held); false when it is gone. */
+__internal bool swp_held_set(struct hetmem_mm *mm, unsigned long va, unsigned long value);
+/*
+ * Record device-private @page (writable if @write) as the entry held at
+ * @va, with the entry's reference; false (nothing recorded) when it is gone.
+ */
+__internal bool swp_held_map_page(struct hetmem_mm *mm, unsigned long va, struct page *page,
+				  bool write);
+/*
+ * Let go of the entry held at @va, leaving @value there (0, a device-exclusive
+ * mark, or the device-private entry of a page whose reference @value
+ * carries). When the page is gone, nothing is left and @value's page
+ * reference is dropped. Returns the address the entry was left at, or 0.
+ */
+__internal unsigned long swp_held_release(struct hetmem_mm *mm, unsigned long va,
+					  unsigned long value);
+/* The same, leaving the value the entry holds now (without M). */
+__internal unsigned long swp_held_unlock(struct hetmem_mm *mm, unsigned long va);
+/* Drop a device-private entry's reference on @page (the entry is gone). */
+__internal void swp_put_entry_page(struct hetmem_mm *mm, struct page *page);
+/* Events: mark the held entries of [start, end) gone; drop the others. */
+__internal void swp_unmap_range(struct hetmem_mm *mm, unsigned long start, unsigned long end);
+/* Events: move the entries of [from, from + len) to @to, held ones included. */
+__internal void swp_move_range(struct hetmem_mm *mm, unsigned long from, unsigned long to,
+			       unsigned long len);
+/* Wait (bounded) until [start, end) has no away entries; not on the handler thread. */
+__internal void swp_wait_away(struct hetmem_mm *mm, unsigned long start, unsigned long end);
+/* Teardown: free the parking cells (and drop what is still parked). */
+__internal void swp_park_fini(struct hetmem_mm *mm);
 
 /* fork.c: every device-private page home (fork preparation, teardown) */
 __internal void mm_evict_all(struct hetmem_mm *mm);

@@ -68,9 +68,6 @@
 #define MOVE_MIN_PAGES 8UL
 #define SNAP_PAGES     64UL /* pages per read of pages left in place */
 
-/* Device entries keep a struct page * above the shadow entry's flag bits. */
-_Static_assert(sizeof(struct page) % 16 == 0, "struct page keeps 16-byte alignment in arrays");
-
 /*
  * One migration as the helpers see it: pages of a range (vma path) or
  * scattered device pages found through their reverse mapping (eviction).
@@ -92,6 +89,17 @@ static unsigned long mig_va(const struct mig *m, unsigned long i)
 	return page ? __atomic_load_n(&page->private, __ATOMIC_ACQUIRE) : 0;
 }
 
+/*
+ * Where held page i is mapped now: the application may have moved it
+ * (mremap) or unmapped it (0) since it was collected (shadow.c).
+ */
+static unsigned long mig_va_now(const struct mig *m, unsigned long i)
+{
+	unsigned long va = mig_va(m, i);
+
+	return va ? swp_held_va(m->mm, va) : 0;
+}
+
 static bool in_pool(struct hetmem_mm *mm, unsigned long pfn)
 {
 	return sys_pool_contains(&mm->pool, pfn << PAGE_SHIFT);
@@ -110,61 +118,36 @@ static bool snapshot(unsigned long s)
 	return (s & MIGRATE_PFN_VALID) && (s & MIGRATE_PFN_PRESENT_) && !migrate_pfn_to_page(s);
 }
 
-static bool swp_gone(unsigned long *slot)
+bool migrate_vma_page_away(const struct migrate_vma *args, unsigned long i)
 {
-	return slot && (swp_load(slot) & SWP_GONE);
-}
+	unsigned long va;
 
-/* The held entry of page @i was marked gone by an unmap or discard. */
-static bool mig_gone(const struct mig *m, unsigned long i)
-{
-	unsigned long va = mig_va(m, i);
-
-	return va && swp_gone(va_table_slot(&m->mm->swp, va, false));
-}
-
-bool migrate_vma_page_gone(const struct migrate_vma *args, unsigned long i)
-{
 	if (!args->mm || i >= args->npages || !(args->src[i] & MIGRATE_PFN_HELD_))
 		return false;
-	return swp_gone(va_table_slot(&args->mm->swp, args->start + (i << PAGE_SHIFT), false));
-}
-
-/* A device entry's page, and the entry's reference on it, go. */
-static void drop_device_page(struct hetmem_mm *mm, struct page *page)
-{
-	__atomic_store_n(&page->private, 0, __ATOMIC_RELEASE);
-	__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-	put_page(page);
-}
-
-bool swp_unhold(struct hetmem_mm *mm, unsigned long va, unsigned long *slot, unsigned long value)
-{
-	unsigned long e = swp_load(slot);
-	struct page *page;
-
-	do {
-		if (e & SWP_GONE)
-			goto gone;
-	} while (!__atomic_compare_exchange_n(slot, &e, value, false, __ATOMIC_ACQ_REL,
-					      __ATOMIC_ACQUIRE));
-	return false;
-gone:
-	/*
-	 * Nobody else changes a gone entry. A device page mapped by a mirror
-	 * after the unmap's invalidation ran must leave the mirror before it
-	 * can be freed and used again.
-	 */
-	page = swp_page(e);
-	if (page)
-		mmu_notifier_invalidate(mm, MMU_NOTIFY_UNMAP, va, va + PAGE_SIZE, NULL);
-	__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
-	if (page)
-		drop_device_page(mm, page);
-	return true;
+	va = args->start + (i << PAGE_SHIFT);
+	return swp_held_va(args->mm, va) != va;
 }
 
 /* --- setup ------------------------------------------------------------------------- */
+
+/*
+ * Let go of the entries claimed in [a, b) that an unmap or mremap handled
+ * since took away from their address: not ours to migrate any more.
+ */
+static void release_away(struct migrate_vma *args, unsigned long a, unsigned long b)
+{
+	for (unsigned long va = a; va < b; va += PAGE_SIZE) {
+		unsigned long *src = &args->src[(va - args->start) >> PAGE_SHIFT];
+
+		if (!(*src & MIGRATE_PFN_HELD_) || (*src & MIGRATE_PFN_FAULT_) ||
+		    swp_held_va(args->mm, va) == va)
+			continue;
+		swp_held_unlock(args->mm, va);
+		if (*src & MIGRATE_PFN_MIGRATE)
+			args->cpages--;
+		*src = 0;
+	}
+}
 
 /* Step 1 for one mapping's part of the range; also collects device pages. */
 static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *vma, unsigned long a,
@@ -173,12 +156,8 @@ static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *v
 	struct hetmem_mm *mm = args->mm;
 	bool sys = (args->flags & MIGRATE_VMA_SELECT_SYSTEM) && vma_is_anonymous(vma) &&
 		   !(vma->vm_flags & VM_SHARED);
+	bool claimed = false;
 
-	/* Faults and events of the range come to us from now on. */
-	if (sys && uffd_ranges_ensure(mm, a, b, true)) {
-		pr_debug("cannot register [%#lx-%#lx): not migrating it", a, b);
-		sys = false;
-	}
 	for (unsigned long va = a; va < b; va += PAGE_SIZE) {
 		unsigned long i = (va - args->start) >> PAGE_SHIFT;
 		unsigned long *slot = va_table_slot(&mm->swp, va, sys);
@@ -189,7 +168,7 @@ static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *v
 			if (sys && slot && swp_claim(slot, 0)) {
 				args->src[i] = MIGRATE_PFN_HELD_ |
 					       (vma->vm_flags & VM_WRITE ? MIGRATE_PFN_WRITE : 0);
-				*any_system = true;
+				claimed = true;
 			}
 			continue;
 		}
@@ -208,6 +187,31 @@ static void collect_vma(struct migrate_vma *args, const struct vm_area_struct *v
 				MIGRATE_PFN_HELD_ | (e & SWP_WRITE ? MIGRATE_PFN_WRITE : 0);
 		args->cpages++;
 	}
+	if (!claimed)
+		return;
+	/*
+	 * Faults and events of the range come to us from now on. Registered
+	 * after the claims: an unmap handled before them has told the
+	 * registrations (a new mapping here is registered now), one handled
+	 * after them marks them gone. Claims an event has marked already are
+	 * let go of first: registering waits for the range's away entries to
+	 * go, and would wait for ours.
+	 */
+	mm_sync_events(mm);
+	release_away(args, a, b);
+	if (uffd_ranges_ensure(mm, a, b, true)) {
+		pr_debug("cannot register [%#lx-%#lx): not migrating it", a, b);
+		for (unsigned long va = a; va < b; va += PAGE_SIZE) {
+			unsigned long *src = &args->src[(va - args->start) >> PAGE_SHIFT];
+
+			if ((*src & MIGRATE_PFN_HELD_) && !(*src & MIGRATE_PFN_VALID)) {
+				swp_held_release(mm, va, 0);
+				*src = 0;
+			}
+		}
+		return;
+	}
+	*any_system = true;
 }
 
 /*
@@ -323,6 +327,11 @@ static void unmap_present(struct migrate_vma *args, int *memfd, unsigned long va
 			n -= done;
 			continue;
 		}
+		if (ret == -ESTALE) {
+			/* Moved or unmapped meanwhile: these stay out of the migration. */
+			uncollect(args, src, n, false);
+			return;
+		}
 		/*
 		 * EBUSY: this page (shared with a fork child, pinned); else the
 		 * mapping. A page shared with a child is mapped read-only until
@@ -350,6 +359,7 @@ static int collect_present(struct migrate_vma *args, int *memfd, unsigned long a
 {
 	unsigned long *src = args->src + ((a - args->start) >> PAGE_SHIFT), i, run;
 	uint8_t cat[BATCH];
+	bool zero = false;
 	int ret;
 
 	/*
@@ -363,10 +373,15 @@ static int collect_present(struct migrate_vma *args, int *memfd, unsigned long a
 	ret = pagemap_categories(a, n, cat);
 	if (ret)
 		return ret;
+	/* Unmaps and mremaps already told (the pages left) are known from here on. */
+	mm_sync_events(args->mm);
 	for (i = 0; i < n; i++) {
 		unsigned long va = a + (i << PAGE_SHIFT);
 
 		if (!(src[i] & MIGRATE_PFN_HELD_) || (src[i] & MIGRATE_PFN_VALID))
+			continue;
+		/* Moved or unmapped since it was claimed: pagemap no longer speaks of it. */
+		if (swp_held_va(args->mm, va) != va)
 			continue;
 		if (cat[i] & PM_CAT_PRESENT) {
 			src[i] |= MIGRATE_PFN_MIGRATE | MIGRATE_PFN_PRESENT_;
@@ -375,8 +390,7 @@ static int collect_present(struct migrate_vma *args, int *memfd, unsigned long a
 				src[i] |= migrate_pfn(va >> PAGE_SHIFT);
 		} else if (cat[i] & PM_CAT_SWAP) {
 			/* Swapped out: not collected, as in the kernel. */
-			__atomic_store_n(va_table_slot(&args->mm->swp, va, false), 0,
-					 __ATOMIC_RELEASE);
+			swp_held_release(args->mm, va, 0);
 			src[i] = 0;
 			continue;
 		} else {
@@ -397,61 +411,62 @@ static int collect_present(struct migrate_vma *args, int *memfd, unsigned long a
 			;
 		if (!run)
 			continue;
+		zero |= !valid;
 		if (valid)
 			unmap_present(args, memfd, a + (i << PAGE_SHIFT), src + i, run);
 		else if (uffd_writeprotect(args->mm, a + (i << PAGE_SHIFT), run << PAGE_SHIFT,
 					   true))
 			uncollect(args, src + i, run, false);
 	}
+	/*
+	 * A write to the zero page is the kernel's copy on write, which waits
+	 * for nobody: until the write-protection above, a zero page could have
+	 * become a page with data. Those are copied like the other pages left
+	 * in place (they are write-protected now).
+	 */
+	if (!zero || pagemap_categories(a, n, cat))
+		return 0;
+	for (i = 0; i < n; i += run ? run : 1) {
+		for (run = 0; i + run < n && (src[i + run] & MIGRATE_PFN_PRESENT_) &&
+			      !(src[i + run] & MIGRATE_PFN_VALID) &&
+			      (cat[i + run] & PM_CAT_PRESENT) && !(cat[i + run] & PM_CAT_ZERO);
+		     run++)
+			;
+		if (run)
+			snapshot_run(args, memfd, a + (i << PAGE_SHIFT), src + i, run);
+	}
 	return 0;
 }
 
-/* Let go of the system entries setup claimed in pages [i, i + n): not collected. */
-static void unclaim(struct migrate_vma *args, unsigned long i, unsigned long n)
-{
-	for (; n; i++, n--) {
-		unsigned long va = args->start + (i << PAGE_SHIFT);
-
-		if (!(args->src[i] & MIGRATE_PFN_HELD_) || migrate_pfn_to_page(args->src[i]))
-			continue;
-		__atomic_store_n(va_table_slot(&args->mm->swp, va, false), 0, __ATOMIC_RELEASE);
-		args->src[i] = 0;
-	}
-}
-
 /*
- * Events were handled while setup claimed system entries. An unmap handled
- * before an entry was claimed found nothing to mark, and one handled after
- * marked it gone, perhaps on a mapping that replaced the one it unmapped:
- * either way the page is not ours to migrate. What is left is mapped, and
- * registered; a later unmap marks it gone.
+ * Empty pages claimed in a range that an unmap took away before the
+ * claims (its event saw nothing to mark): let them go. Pages unmapped
+ * after their claim are marked gone, and finalize drops them.
  */
-static void recheck_claims(struct migrate_vma *args)
+static void release_unmapped(struct migrate_vma *args)
 {
-	struct hetmem_mm *mm = args->mm;
 	unsigned long a = args->start;
 
-	mm_sync_events(mm);
-	for (unsigned long i = 0; i < args->npages; i++)
-		if ((args->src[i] & MIGRATE_PFN_HELD_) && !migrate_pfn_to_page(args->src[i]) &&
-		    swp_gone(va_table_slot(&mm->swp, args->start + (i << PAGE_SHIFT), false)))
-			unclaim(args, i, 1);
 	while (a < args->end) {
 		struct vm_area_struct vma;
-		unsigned long b = args->end;
-		bool keep = false;
-		int ret = vma_find(a, &vma);
+		unsigned long hole_end = args->end;
 
-		if (!ret && vma.vm_start <= a) {
-			b = vma.vm_end < args->end ? vma.vm_end : args->end;
-			keep = vma_is_anonymous(&vma) && !(vma.vm_flags & VM_SHARED) &&
-			       !uffd_ranges_ensure(mm, a, b, true);
-		} else if (!ret && vma.vm_start < args->end) {
-			b = vma.vm_start; /* a hole up to the next mapping */
+		if (!vma_find(a, &vma)) {
+			if (vma.vm_start <= a) {
+				a = vma.vm_end;
+				continue;
+			}
+			if (vma.vm_start < hole_end)
+				hole_end = vma.vm_start;
 		}
-		if (!keep)
-			unclaim(args, (a - args->start) >> PAGE_SHIFT, (b - a) >> PAGE_SHIFT);
-		a = b;
+		for (; a < hole_end; a += PAGE_SIZE) {
+			unsigned long *src = &args->src[(a - args->start) >> PAGE_SHIFT];
+
+			if ((*src & MIGRATE_PFN_HELD_) && !(*src & MIGRATE_PFN_VALID)) {
+				swp_held_release(args->mm, a, 0);
+				*src = 0;
+			}
+		}
 	}
 }
 
@@ -499,7 +514,7 @@ int migrate_vma_setup(struct migrate_vma *args)
 	}
 
 	args->state |= __atomic_load_n(&mm->deferrals, __ATOMIC_SEQ_CST) << MS_DEFERRALS_SHIFT;
-	/* Read with a locked instruction: see recheck_claims() below. */
+	/* Read with a locked instruction: see release_unmapped() below. */
 	gen = __atomic_fetch_add(&mm->ev_gen, 0, __ATOMIC_SEQ_CST);
 	if (!(args->flags & MIGRATE_VMA_SELECT_SYSTEM)) {
 		/* Device pages only: a mapping that is anonymous, private, writable. */
@@ -518,13 +533,14 @@ int migrate_vma_setup(struct migrate_vma *args)
 		a = b;
 	}
 	/*
-	 * The handler bumps the count (a locked instruction too) before it
-	 * reads events, and looks at entries after: either it saw our claims
-	 * (and marks them gone), or we see the count moved.
+	 * An unmap handled while the claims were made may have found nothing
+	 * to mark. The handler bumps the count (a locked instruction too)
+	 * before it reads events, and looks at entries after: either it saw
+	 * our claims (and marks them gone), or we see the count moved.
 	 */
 	if (any_system &&
 	    ((gen & 1) || __atomic_fetch_add(&mm->ev_gen, 0, __ATOMIC_SEQ_CST) != gen))
-		recheck_claims(args);
+		release_unmapped(args);
 	if (!any_system && !args->cpages)
 		return 0;
 
@@ -551,10 +567,10 @@ int migrate_vma_setup(struct migrate_vma *args)
 static void undo_device_entry(struct hetmem_mm *mm, unsigned long va, unsigned long *src,
 			      unsigned long dst)
 {
-	/* Still held; a gone mark stays. */
-	__atomic_and_fetch(va_table_slot(&mm->swp, va, false), SWP_MIGRATION | SWP_GONE,
-			   __ATOMIC_ACQ_REL);
-	drop_device_page(mm, migrate_pfn_to_page(dst));
+	struct page *dpage = migrate_pfn_to_page(dst);
+
+	swp_held_set(mm, va, 0);
+	swp_put_entry_page(mm, dpage);
 	*src &= ~MIGRATE_PFN_MIGRATE;
 }
 
@@ -592,6 +608,12 @@ static void zap_run(struct hetmem_mm *mm, unsigned long va, unsigned long *src,
 			dst += done;
 			n -= done;
 			continue;
+		}
+		if (ret == -ESTALE) {
+			/* Moved or unmapped meanwhile: their data stays where it went. */
+			for (k = 0; k < n; k++)
+				undo_device_entry(mm, va + (k << PAGE_SHIFT), &src[k], dst[k]);
+			return;
 		}
 		/*
 		 * Not movable (shared with a fork child, read-only or executable
@@ -636,13 +658,13 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 			dst[k] |= MIGRATE_PFN_CONSUMED_;
 		sys_pool_give(&mm->pool, false, from, done >> PAGE_SHIFT);
 	}
-	while (done < len) {
+	while (done < len && ret != -ESTALE) {
 		unsigned long copied;
 
 		/* Not movable (read-only mapping, ...): copy the rest. */
 		ret = uffd_copy(mm, va + done, from + done, len - done, &copied);
 		done += copied;
-		if (!ret)
+		if (!ret || ret == -ESTALE)
 			break;
 		/*
 		 * ENOENT: the application unmapped the range while we held it
@@ -651,9 +673,16 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 		 * finalize take it as gone home, entry and reference with it;
 		 * the destination goes back unused; the install would have woken
 		 * a thread faulting there, so the wake-up is ours. EEXIST: the
-		 * CPU has a page there already; the device page stays.
+		 * CPU has a page there already, which the kernel never has next
+		 * to a device-private entry (Documentation/hmm.md names the
+		 * window that lets a write in): the page the application sees
+		 * wins, and the device's copy goes as for ENOENT. Kept, every
+		 * access there would try to bring it home again, forever.
 		 */
-		if (ret != -ENOENT) {
+		if (ret == -EEXIST) {
+			pr_warn("the page at %#lx is on the CPU and on a device: the CPU's stays",
+				va + done);
+		} else if (ret != -ENOENT) {
 			pr_warn("installing the page at %#lx failed: %d", va + done, ret);
 			src[done >> PAGE_SHIFT] &= ~MIGRATE_PFN_MIGRATE;
 		} else {
@@ -661,6 +690,12 @@ static void install_run(struct hetmem_mm *mm, unsigned long va, unsigned long *s
 		}
 		done += PAGE_SIZE;
 	}
+	/*
+	 * ESTALE: moved or unmapped meanwhile. These stay on the device; their
+	 * entries went with the mapping, or finalize drops them.
+	 */
+	for (k = done >> PAGE_SHIFT; ret == -ESTALE && k < n; k++)
+		src[k] &= ~MIGRATE_PFN_MIGRATE;
 }
 
 static void mig_pages(struct mig *m)
@@ -674,13 +709,12 @@ static void mig_pages(struct mig *m)
 	 * not migrate: nothing is installed for an address that is not there.
 	 */
 	for (i = 0; i < m->npages; i++) {
-		unsigned long *src = &m->src[i], dst = m->dst[i], va = mig_va(m, i), *slot, e;
+		unsigned long *src = &m->src[i], dst = m->dst[i], va = mig_va(m, i);
 		struct page *spage = migrate_pfn_to_page(*src), *dpage = migrate_pfn_to_page(dst);
 
 		if (!(*src & MIGRATE_PFN_MIGRATE))
 			continue;
-		slot = va ? va_table_slot(&mm->swp, va, false) : NULL;
-		if (!(dst & MIGRATE_PFN_VALID) || !slot || swp_gone(slot)) {
+		if (!(dst & MIGRATE_PFN_VALID) || !va || !swp_held_va(mm, va)) {
 			*src &= ~MIGRATE_PFN_MIGRATE;
 			continue;
 		}
@@ -695,21 +729,9 @@ static void mig_pages(struct mig *m)
 			*src &= ~MIGRATE_PFN_MIGRATE;
 			continue;
 		}
-		get_page(dpage); /* the entry's reference */
-		__atomic_store_n(&dpage->private, va, __ATOMIC_RELEASE);
-		__atomic_add_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-		/* From the held entry: an unmap may mark it gone meanwhile. */
-		e = SWP_MIGRATION;
-		if (!__atomic_compare_exchange_n(slot, &e,
-						 (unsigned long)dpage |
-							 (dst & MIGRATE_PFN_WRITE ? SWP_WRITE : 0) |
-							 SWP_MIGRATION,
-						 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&dpage->private, 0, __ATOMIC_RELEASE);
-			__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-			put_page(dpage);
+		/* With the entry's reference; refused when the range was unmapped. */
+		if (!swp_held_map_page(mm, va, dpage, dst & MIGRATE_PFN_WRITE))
 			*src &= ~MIGRATE_PFN_MIGRATE;
-		}
 	}
 
 	/*
@@ -718,16 +740,20 @@ static void mig_pages(struct mig *m)
 	 * install system pages in place of device pages.
 	 */
 	for (i = 0; i < m->npages; i += run ? run : 1) {
-		unsigned long s = m->src[i], va = mig_va(m, i);
+		unsigned long s = m->src[i], va = mig_va_now(m, i);
 		bool to_dev = !migrate_pfn_to_page(s);
 
 		run = 0;
 		if (!(s & MIGRATE_PFN_MIGRATE) || (to_dev && !(s & MIGRATE_PFN_PRESENT_)))
 			continue;
-		/* Looked at again right before the CPU side changes. */
-		if (mig_gone(m, i)) {
+		/*
+		 * Looked at again right before the CPU side changes: unmapped
+		 * meanwhile, the page does not migrate, and finalize drops its
+		 * entry (with the device page, either way).
+		 */
+		if (!va) {
 			if (to_dev)
-				undo_device_entry(mm, va, &m->src[i], m->dst[i]);
+				undo_device_entry(mm, mig_va(m, i), &m->src[i], m->dst[i]);
 			else
 				m->src[i] &= ~MIGRATE_PFN_MIGRATE;
 			continue;
@@ -736,7 +762,7 @@ static void mig_pages(struct mig *m)
 			unsigned long t = m->src[i + run], d0 = migrate_pfn_to_pfn(m->dst[i]);
 
 			if (!(t & MIGRATE_PFN_MIGRATE) || !migrate_pfn_to_page(t) != to_dev ||
-			    mig_va(m, i + run) != va + (run << PAGE_SHIFT) || mig_gone(m, i + run))
+			    mig_va_now(m, i + run) != va + (run << PAGE_SHIFT))
 				break;
 			if (to_dev && !(t & MIGRATE_PFN_PRESENT_))
 				break;
@@ -771,23 +797,64 @@ void migrate_vma_pages(struct migrate_vma *args)
 
 /* --- finalize ---------------------------------------------------------------------- */
 
-/* Move n pages setup moved out back into place (they did not migrate). */
+/*
+ * One page back where its held entry is now (an mremap moved it). Returns
+ * whether the pool slot gave up its page (moved) or still has it (copied,
+ * or the page was unmapped and its data goes with it).
+ */
+static bool restore_page(struct hetmem_mm *mm, unsigned long va, unsigned long from)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		unsigned long at = swp_held_va(mm, va), done = 0;
+		int ret;
+
+		if (!at)
+			return false;
+		ret = uffd_move(mm, at, from, PAGE_SIZE, true, &done);
+		if (!ret)
+			return true;
+		if (ret != -ESTALE) {
+			uffd_copy(mm, at, from, PAGE_SIZE, &done);
+			return false;
+		}
+		va = at;
+	}
+	return false;
+}
+
+/* Pool pages [k, n) of a run back one by one, each to where its page is now. */
+static void restore_each(struct hetmem_mm *mm, unsigned long va, unsigned long from,
+			 unsigned long k, unsigned long n)
+{
+	for (; k < n; k++) {
+		unsigned long f = from + (k << PAGE_SHIFT);
+
+		sys_pool_give(&mm->pool, !restore_page(mm, va + (k << PAGE_SHIFT), f), f, 1);
+	}
+}
+
+/*
+ * Move n pages setup moved out back into place (they did not migrate).
+ * Moved or unmapped meanwhile (ESTALE): page by page, to where each is now.
+ * Not movable there (made read-only meanwhile): copied. Unmapped with no
+ * event saying so in time (ENOENT): the pages stay in the pool.
+ */
 static void restore_run(struct hetmem_mm *mm, unsigned long va, unsigned long from, unsigned long n)
 {
-	unsigned long done = 0, copied = 0;
-	int ret = uffd_move(mm, va, from, n << PAGE_SHIFT, true, &done);
+	unsigned long done = 0, copied = 0, len = n << PAGE_SHIFT;
+	int ret = uffd_move(mm, va, from, len, true, &done);
 
-	/*
-	 * Not movable there (made read-only meanwhile): copy. Unmapped, and
-	 * not yet marked gone (its event is still on its way): neither works
-	 * (ENOENT), and the pages stay in the pool.
-	 */
-	if (ret && done < n << PAGE_SHIFT) {
-		ret = uffd_copy(mm, va + done, from + done, (n << PAGE_SHIFT) - done, &copied);
-		if (ret && ret != -ENOENT)
+	if (ret && ret != -ESTALE && done < len) {
+		ret = uffd_copy(mm, va + done, from + done, len - done, &copied);
+		if (ret && ret != -ESTALE && ret != -ENOENT)
 			pr_warn("putting %#lx back failed: %d", va + done + copied, ret);
 	}
 	sys_pool_give(&mm->pool, false, from, done >> PAGE_SHIFT);
+	if (ret == -ESTALE) {
+		sys_pool_give(&mm->pool, true, from + done, copied >> PAGE_SHIFT);
+		restore_each(mm, va, from, (done + copied) >> PAGE_SHIFT, n);
+		return;
+	}
 	sys_pool_give(&mm->pool, true, from + done, n - (done >> PAGE_SHIFT));
 }
 
@@ -835,14 +902,16 @@ static void mig_finalize(struct mig *m)
 	 * range went away meanwhile.
 	 */
 	for (i = 0; i < m->npages; i += run ? run : 1) {
-		unsigned long s = m->src[i];
+		unsigned long s = m->src[i], va;
 		bool back = moved_early(mm, s);
 
 		run = 0;
 		if (!stays(m, i))
 			continue;
-		if (mig_gone(m, i)) {
-			/* Its range went away: a page setup moved out stays in the pool. */
+		va = mig_va_now(m, i);
+		if (!va) {
+			/* Unmapped meanwhile: its page stays in the pool. */
+			run = 1;
 			if (back)
 				sys_pool_give(&mm->pool, true, migrate_pfn_to_pfn(s) << PAGE_SHIFT,
 					      1);
@@ -852,19 +921,19 @@ static void mig_finalize(struct mig *m)
 			unsigned long t = m->src[i + run];
 
 			if (!stays(m, i + run) || moved_early(mm, t) != back ||
+			    mig_va_now(m, i + run) != va + (run << PAGE_SHIFT) ||
 			    (back ? migrate_pfn_to_pfn(t) != migrate_pfn_to_pfn(s) + run :
-				    !(t & MIGRATE_PFN_PRESENT_)) ||
-			    mig_gone(m, i + run))
+				    !(t & MIGRATE_PFN_PRESENT_)))
 				break;
 		}
 		if (back)
-			restore_run(mm, mig_va(m, i), migrate_pfn_to_pfn(s) << PAGE_SHIFT, run);
+			restore_run(mm, va, migrate_pfn_to_pfn(s) << PAGE_SHIFT, run);
 		else
-			uffd_writeprotect(mm, mig_va(m, i), run << PAGE_SHIFT, false);
+			uffd_writeprotect(mm, va, run << PAGE_SHIFT, false);
 	}
 
 	for (i = 0; i < m->npages; i++) {
-		unsigned long s = m->src[i], d = m->dst[i], va = mig_va(m, i), *slot;
+		unsigned long s = m->src[i], d = m->dst[i], va = mig_va(m, i);
 		struct page *spage = migrate_pfn_to_page(s), *dpage = migrate_pfn_to_page(d);
 
 		/*
@@ -889,31 +958,32 @@ static void mig_finalize(struct mig *m)
 					      1);
 			}
 		}
+		/*
+		 * Let go of the entries (shadow.c follows them where an mremap
+		 * took them, and drops those whose range was unmapped).
+		 */
 		if (!(s & MIGRATE_PFN_HELD_) || !va)
 			continue;
-		slot = va_table_slot(&mm->swp, va, false);
 		if (!spage) {
 			if (s & MIGRATE_PFN_MIGRATE) {
-				/* Now a device-private entry (or gone); the driver's reference goes. */
-				swp_unhold(mm, va, slot,
-					   swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE));
+				/* Now a device-private entry; the driver's reference goes. */
+				swp_held_unlock(mm, va);
 				unlock_page(dpage);
 				put_page(dpage);
 			} else {
-				__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+				swp_held_release(mm, va, 0);
 			}
 			continue;
 		}
 		if (s & MIGRATE_PFN_MIGRATE) {
 			/* Home: the entry and its reference on the device page go. */
-			__atomic_store_n(slot, s & MIGRATE_PFN_FAULT_ ? SWP_MIGRATION : 0,
-					 __ATOMIC_RELEASE);
-			__atomic_store_n(&spage->private, 0, __ATOMIC_RELEASE);
-			__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-			put_page(spage);
+			if (s & MIGRATE_PFN_FAULT_)
+				swp_held_set(mm, va, 0);
+			else
+				swp_held_release(mm, va, 0);
+			swp_put_entry_page(mm, spage);
 		} else if (!(s & MIGRATE_PFN_FAULT_)) {
-			/* Still on the device; dropped if its range went away. */
-			swp_unhold(mm, va, slot, swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE));
+			swp_held_unlock(mm, va);
 		}
 	}
 	run_flush(mm, &pool);

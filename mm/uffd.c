@@ -247,6 +247,8 @@ static void *uffd_handler(void *arg)
 
 static void mm_free(struct hetmem_mm *mm)
 {
+	swp_park_fini(mm);
+	pthread_mutex_destroy(&mm->park_lock);
 	va_table_destroy(&mm->swp);
 	uffd_ranges_fini(&mm->ranges);
 	pthread_rwlock_destroy(&mm->fork_lock);
@@ -271,6 +273,8 @@ static struct hetmem_mm *mm_create(void)
 	pthread_cond_init(&mm->wait_cond, NULL);
 	pthread_mutex_init(&mm->zap_lock, NULL);
 	INIT_LIST_HEAD(&mm->zaps);
+	pthread_mutex_init(&mm->park_lock, NULL);
+	INIT_LIST_HEAD(&mm->parked);
 	mmu_notifier_subscriptions_init(&mm->notifiers);
 	uffd_ranges_init(&mm->ranges);
 	ret = va_table_init(&mm->swp);

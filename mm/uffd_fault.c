@@ -22,9 +22,10 @@
  * Events. REMOVE and UNMAP are after the fact (the madvise or munmap has
  * done its work, or is doing it, by the time the event is handled): the
  * notifiers are invalidated (CLEAR / UNMAP) and the shadow entries of the
- * range dropped, so a discarded device page's data does not come back.
- * REMOVE events of hetmem's own MADV_DONTNEED are recognised and skipped.
- * REMAP moves the entries along with the mapping.
+ * range dropped, held ones marked gone for their holders (shadow.c), so a
+ * discarded device page's data does not come back. REMOVE events of
+ * hetmem's own MADV_DONTNEED are recognised and skipped. REMAP moves the
+ * entries along with the mapping, held ones included.
  */
 #define pr_fmt(fmt) "uffd: " fmt
 
@@ -47,18 +48,26 @@ static void send_sigbus(pid_t tid)
 		syscall(SYS_tgkill, getpid(), tid, SIGBUS);
 }
 
-/* Release a migration entry the handler took, leaving @value behind. */
-static void swp_release(struct hetmem_mm *mm, unsigned long *slot, unsigned long value)
+/*
+ * Let go of the entry the fault path held at @va. A page that came home
+ * was installed there, which woke the faulting thread; when it stayed on
+ * the device, or its range was unmapped or moved, nothing did, and the
+ * thread is woken here to fault again or to find the address gone.
+ * Without it the thread would sleep in the kernel for good.
+ */
+static void fault_unhold(struct hetmem_mm *mm, unsigned long va)
 {
-	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
-	mm_swp_released(mm);
+	unsigned long at = swp_held_unlock(mm, va), *slot = va_table_slot(&mm->swp, va, false);
+
+	if (at != va || (slot && swp_load(slot)))
+		uffd_wake(mm, va, PAGE_SIZE);
 }
 
-/* Called with the page's migration entry held (e | SWP_MIGRATION in *slot). */
+/* Called with the page's migration entry held (@e was the entry, without M). */
 static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned long addr,
-			       unsigned long *slot, unsigned int flags, pid_t tid)
+			       unsigned long e, unsigned int flags, pid_t tid)
 {
-	struct page *page = swp_page(swp_load(slot));
+	struct page *page = swp_page(e);
 	struct vm_area_struct vma = { 0 };
 	struct vm_fault vmf = {
 		.mm = mm,
@@ -69,16 +78,10 @@ static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned 
 		.page = page,
 	};
 	unsigned int fret;
-	unsigned long e;
 
 	if (vma_find(va, &vma) || vma.vm_start > va) {
-		/*
-		 * Unmapped since: the UNMAP event drops the entry (or did: gone).
-		 * The faulting thread wakes to find the address gone.
-		 */
-		swp_unhold(mm, va, slot, swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE));
-		mm_swp_released(mm);
-		uffd_wake(mm, va, PAGE_SIZE);
+		/* Unmapped since: the UNMAP event drops the entry, or did and left it to us. */
+		fault_unhold(mm, va);
 		return 0;
 	}
 	mm_stat_add(mm, device_faults, 1);
@@ -93,15 +96,10 @@ static int call_migrate_to_ram(struct hetmem_mm *mm, unsigned long va, unsigned 
 	put_page(page);
 	/*
 	 * migrate_vma_finalize() left the fault page's migration entry to us:
-	 * still the device page if it did not move, nothing if it did; gone
-	 * if the range was unmapped meanwhile. A page that came home was
-	 * installed, which woke the faulting thread; one that stayed, or whose
-	 * range went away, was not.
+	 * still the device page if it did not move, nothing if it did; away
+	 * if the range was unmapped or moved meanwhile.
 	 */
-	e = swp_load(slot) & ~(SWP_MIGRATION | SWP_GONE);
-	if (swp_unhold(mm, va, slot, e) || swp_page(e))
-		uffd_wake(mm, va, PAGE_SIZE);
-	mm_swp_released(mm);
+	fault_unhold(mm, va);
 	if (fret & VM_FAULT_ERROR) {
 		pr_warn("migrate_to_ram() of the page at %#lx failed (%#x)", va, fret);
 		send_sigbus(tid);
@@ -119,7 +117,7 @@ int do_device_private_fault(struct hetmem_mm *mm, unsigned long va, unsigned int
 		return 0;
 	if (!swp_claim(slot, e))
 		return -EAGAIN;
-	return call_migrate_to_ram(mm, va, va, slot, flags, 0);
+	return call_migrate_to_ram(mm, va, va, e, flags, 0);
 }
 
 /* Called with nothing held; @e is the entry seen, with SWP_EXCLUSIVE. */
@@ -131,7 +129,7 @@ static int revoke_exclusive(struct hetmem_mm *mm, unsigned long va, unsigned lon
 	/* Owner NULL: the CPU takes the page back from whichever device held it. */
 	mmu_notifier_invalidate(mm, MMU_NOTIFY_EXCLUSIVE, va, va + PAGE_SIZE, NULL);
 	uffd_writeprotect(mm, va, PAGE_SIZE, false);
-	swp_release(mm, slot, 0);
+	swp_held_release(mm, va, 0);
 	return 0;
 }
 
@@ -162,7 +160,7 @@ static int unprotect_stale(struct hetmem_mm *mm, unsigned long va, unsigned long
 	if (!swp_claim(slot, e))
 		return -EAGAIN;
 	uffd_writeprotect(mm, va, PAGE_SIZE, false);
-	swp_release(mm, slot, e);
+	swp_held_release(mm, va, e);
 	return 0;
 }
 
@@ -221,8 +219,7 @@ static int zero_fill(struct hetmem_mm *mm, unsigned long va, unsigned long *slot
 out:
 	for (a = 0; a < ZERO_WINDOW_PAGES; a++)
 		if (held & (1UL << a))
-			__atomic_store_n(&wslot[a], 0, __ATOMIC_RELEASE);
-	mm_swp_released(mm);
+			swp_held_release(mm, base + (a << PAGE_SHIFT), 0);
 	return 0;
 }
 
@@ -258,7 +255,7 @@ void uffd_handle_fault(struct hetmem_mm *mm, const struct uffd_msg *msg)
 				ret = unprotect_stale(mm, va, slot, e);
 		} else if (swp_page(e)) {
 			ret = swp_claim(slot, e) ?
-				      call_migrate_to_ram(mm, va, addr, slot,
+				      call_migrate_to_ram(mm, va, addr, e,
 							  flags & UFFD_PAGEFAULT_FLAG_WRITE ?
 								  FAULT_FLAG_WRITE :
 								  0,
@@ -276,61 +273,6 @@ void uffd_handle_fault(struct hetmem_mm *mm, const struct uffd_msg *msg)
 		uffd_wake(mm, va, PAGE_SIZE); /* let it fault again */
 }
 
-static bool drop_entry(unsigned long va, unsigned long *slot, void *arg)
-{
-	struct hetmem_mm *mm = arg;
-	unsigned long e = swp_load(slot);
-
-	for (;;) {
-		if (!e)
-			return true;
-		/*
-		 * A held page is its holder's: mark it gone, and the holder drops
-		 * it when it lets go (see Documentation/hmm.md).
-		 */
-		if (e & SWP_MIGRATION) {
-			if ((e & SWP_GONE) ||
-			    __atomic_compare_exchange_n(slot, &e, e | SWP_GONE, false,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				return true;
-			continue;
-		}
-		if (__atomic_compare_exchange_n(slot, &e, 0, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			break;
-	}
-	if (swp_page(e)) {
-		swp_page(e)->private = 0;
-		__atomic_sub_fetch(&mm->nr_device, 1, __ATOMIC_RELAXED);
-		put_page(swp_page(e));
-	}
-	return true;
-}
-
-void mm_drop_entries(struct hetmem_mm *mm, unsigned long start, unsigned long end)
-{
-	va_table_for_each(&mm->swp, start, end, drop_entry, mm);
-}
-
-struct remap {
-	struct hetmem_mm *mm;
-	unsigned long from, to;
-};
-
-static bool move_entry(unsigned long va, unsigned long *slot, void *arg)
-{
-	struct remap *r = arg;
-	unsigned long e = swp_load(slot), nva = va - r->from + r->to, *nslot;
-
-	if ((e & SWP_MIGRATION) || !(nslot = va_table_slot(&r->mm->swp, nva, true)) ||
-	    !__atomic_compare_exchange_n(slot, &e, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return true;
-	if (swp_page(e))
-		swp_page(e)->private = nva;
-	__atomic_store_n(nslot, e, __ATOMIC_RELEASE);
-	return true;
-}
-
 bool uffd_event_now(struct hetmem_mm *mm, const struct uffd_msg *msg)
 {
 	unsigned long start, end;
@@ -344,18 +286,14 @@ bool uffd_event_now(struct hetmem_mm *mm, const struct uffd_msg *msg)
 		if (sys_pool_contains(&mm->pool, start) ||
 		    (msg->event == UFFD_EVENT_REMOVE && mm_zap_is_own(mm, start, end)))
 			return false;
-		mm_drop_entries(mm, start, end);
+		swp_unmap_range(mm, start, end);
 		if (msg->event == UFFD_EVENT_UNMAP)
 			uffd_ranges_forget(mm, start, end);
 		return true;
-	case UFFD_EVENT_REMAP: {
-		struct remap r = { mm, msg->arg.remap.from, msg->arg.remap.to };
-
-		/* mremap never lets the old and new ranges overlap. */
-		va_table_for_each(&mm->swp, r.from, r.from + msg->arg.remap.len, move_entry, &r);
-		uffd_ranges_move(mm, r.from, r.to, msg->arg.remap.len);
+	case UFFD_EVENT_REMAP:
+		swp_move_range(mm, msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len);
+		uffd_ranges_move(mm, msg->arg.remap.from, msg->arg.remap.to, msg->arg.remap.len);
 		return true;
-	}
 	default:
 		pr_warn("unexpected userfaultfd event %u", msg->event);
 		return false;

@@ -23,6 +23,13 @@
  * caller retries after uffd_eagain(), which on the handler thread reads
  * the pending events first, since nobody else will.
  *
+ * Installs and zaps act on pages their caller holds (migration entries),
+ * named by address. Before each attempt, and after a failure, they check
+ * that the pages are still mapped there (the event may have been an
+ * mremap or munmap of them) and answer -ESTALE when not: the caller then
+ * looks them up again (shadow.c) rather than act on a new mapping at the
+ * old address.
+ *
  * Debian 12's uapi headers are Linux 6.1's: UFFDIO_MOVE (6.8) is defined
  * here.
  */
@@ -33,10 +40,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <hetmem/log.h>
 #include "hmm_internal.h"
 #include "uffd_compat.h"
+
+/* How long a failed ioctl waits for the event of an unmap it ran into: 1 s. */
+#define EVENT_WAIT_TRIES 2000
+#define EVENT_WAIT_NS	 500000L
 
 int uffd_register(struct hetmem_mm *mm, unsigned long start, unsigned long len, bool missing)
 {
@@ -70,9 +82,62 @@ int uffd_wake(struct hetmem_mm *mm, unsigned long start, unsigned long len)
 	return ioctl(mm->uffd, UFFDIO_WAKE, &r) ? -errno : 0;
 }
 
+/*
+ * Whether the held pages [va, va + len) are still mapped at va. The
+ * application may have moved (mremap) or unmapped them since the caller
+ * looked, and an ioctl at the address would then act on whatever is
+ * mapped there now: events read so far are applied first.
+ */
+static bool held_in_place(struct hetmem_mm *mm, unsigned long va, unsigned long len)
+{
+	mm_sync_events(mm);
+	for (unsigned long a = va; a < va + len; a += PAGE_SIZE)
+		if (swp_held_va(mm, a) != a)
+			return false;
+	return true;
+}
+
+/* Whether [va, va + len) is mapped throughout. */
+static bool mapped(unsigned long va, unsigned long len)
+{
+	struct vm_area_struct vma;
+
+	for (unsigned long a = va; a < va + len; a = vma.vm_end)
+		if (vma_find(a, &vma) || vma.vm_start > a)
+			return false;
+	return true;
+}
+
+/*
+ * After a failed ioctl on held pages: whether they are still where the
+ * caller thinks. An ioctl on a range that was just unmapped or moved fails
+ * (ENOENT: the kernel looks the mapping up before it looks for pending
+ * events) before the event saying where the pages went is even queued: an
+ * unmapped range whose pages the shadow table still places there waits for
+ * that event, bounded. On the handler thread, which is who tells events,
+ * the pending ones are read meanwhile.
+ */
+static bool still_in_place(struct hetmem_mm *mm, unsigned long va, unsigned long len)
+{
+	for (int i = 0; i < EVENT_WAIT_TRIES; i++) {
+		if (!held_in_place(mm, va, len))
+			return false;
+		if (mapped(va, len))
+			return true;
+		if (uffd_on_handler_thread())
+			uffd_eagain(mm);
+		else
+			nanosleep(&(struct timespec){ .tv_nsec = EVENT_WAIT_NS }, NULL);
+	}
+	pr_warn("[%#lx-%#lx) is unmapped and no event says so", va, va + len);
+	return true;
+}
+
 int uffd_copy(struct hetmem_mm *mm, unsigned long dst, unsigned long src, unsigned long len,
 	      unsigned long *done)
 {
+	int ret = 0;
+
 	*done = 0;
 	while (*done < len) {
 		struct uffdio_copy c = {
@@ -82,23 +147,35 @@ int uffd_copy(struct hetmem_mm *mm, unsigned long dst, unsigned long src, unsign
 			.mode = 0,
 		};
 
+		if (!held_in_place(mm, c.dst, c.len)) {
+			ret = -ESTALE;
+			break;
+		}
 		if (!ioctl(mm->uffd, UFFDIO_COPY, &c)) {
 			*done = len;
 			break;
 		}
 		if (c.copy > 0)
 			*done += (unsigned long)c.copy;
-		if (errno != EAGAIN)
-			return -errno;
+		if (errno != EAGAIN) {
+			ret = -errno;
+			if (!still_in_place(mm, dst + *done, len - *done))
+				ret = -ESTALE;
+			break;
+		}
 		uffd_eagain(mm);
 	}
 	mm_stat_add(mm, copied, *done >> PAGE_SHIFT);
-	return 0;
+	return ret;
 }
 
 int uffd_move(struct hetmem_mm *mm, unsigned long dst, unsigned long src, unsigned long len,
 	      bool wake, unsigned long *done)
 {
+	/* One side is the pool; the other holds the caller's pages. */
+	unsigned long held = sys_pool_contains(&mm->pool, dst) ? src : dst;
+	int ret = 0;
+
 	*done = 0;
 	while (*done < len) {
 		struct uffdio_move m = {
@@ -109,6 +186,10 @@ int uffd_move(struct hetmem_mm *mm, unsigned long dst, unsigned long src, unsign
 				(wake ? 0 : UFFDIO_MOVE_MODE_DONTWAKE),
 		};
 
+		if (!held_in_place(mm, held + *done, m.len)) {
+			ret = -ESTALE;
+			break;
+		}
 		if (!ioctl(mm->uffd, UFFDIO_MOVE, &m)) {
 			*done = len;
 			break;
@@ -116,24 +197,34 @@ int uffd_move(struct hetmem_mm *mm, unsigned long dst, unsigned long src, unsign
 		if (m.move > 0)
 			*done += (unsigned long)m.move;
 		/* EAGAIN: an event is pending, or a page was busy: go on from there. */
-		if (errno != EAGAIN)
-			return -errno;
+		if (errno != EAGAIN) {
+			ret = -errno;
+			if (!still_in_place(mm, held + *done, len - *done))
+				ret = -ESTALE;
+			break;
+		}
 		uffd_eagain(mm);
 	}
 	mm_stat_add(mm, moved, *done >> PAGE_SHIFT);
-	return 0;
+	return ret;
 }
 
 int uffd_zeropage(struct hetmem_mm *mm, unsigned long dst, unsigned long len)
 {
 	struct uffdio_zeropage z = { .range = { .start = dst, .len = len } };
 
-	while (ioctl(mm->uffd, UFFDIO_ZEROPAGE, &z)) {
-		if (errno != EAGAIN)
-			return -errno;
+	for (;;) {
+		if (!held_in_place(mm, dst, len))
+			return -ESTALE;
+		if (!ioctl(mm->uffd, UFFDIO_ZEROPAGE, &z))
+			return 0;
+		if (errno != EAGAIN) {
+			int ret = -errno;
+
+			return still_in_place(mm, dst, len) ? ret : -ESTALE;
+		}
 		uffd_eagain(mm);
 	}
-	return 0;
 }
 
 int mm_zap(struct hetmem_mm *mm, unsigned long start, unsigned long len)

@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
- * Which ranges hetmem registered with its userfaultfd, and how.
+ * Which ranges hetmem registered with its userfaultfd.
  *
- *	MISSING | WP	ranges it migrated or made device-exclusive: CPU
- *			faults on zapped pages come to the handler
- *	WP only		ranges a device mirrored (hmm_range_fault()): only
- *			their UNMAP / REMOVE / REMAP events come, so mirrors
- *			hear of munmap; first touches stay the kernel's
+ * A range is registered MISSING | WP when hetmem migrates or marks pages
+ * of it, or a device mirrors it (hmm_range_fault()): CPU faults on zapped
+ * pages come to the handler, and the UNMAP / REMOVE / REMAP events of the
+ * range, so mirrors hear of munmap. Always that one mode: registering is
+ * not atomic with looking the mapping up, and the mapping at an address may
+ * change in between (an mremap() brings another one there); registering
+ * again replaces the mode, so a write-protect-only registration could take
+ * MISSING away from a mapping whose pages are on a device, and their
+ * zapped pages would then read as zeros. MISSING | WP never takes anything
+ * away. The price is that the first touches of a mirrored range's
+ * never-populated pages come to the handler thread (zero_fill()).
+ *
+ * Only the range asked for is registered, not the rest of its mapping: the
+ * kernel merges neighbouring anonymous mappings into one VMA, and the rest
+ * may be anybody's memory (an allocator's, a sanitizer's), whose munmap()
+ * or MADV_DONTNEED would then wait for the handler thread, from any thread,
+ * the handler included. So a mapping hetmem registered in parts is several
+ * VMAs, and mremap() of the whole fails with EFAULT (Documentation/hmm.md).
  *
  * The kernel does not say what is registered (short of parsing
- * /proc/self/smaps), and registering again replaces the mode: a WP-only
- * registration over a MISSING one would leave zapped pages to read as
- * zeros. So the registrations are kept here, a sorted array of disjoint
- * intervals, and only what is missing, or weaker than wanted, is
+ * /proc/self/smaps), so the registrations are kept here, a sorted array of
+ * disjoint intervals, to spare the ioctl when a range is known to be
  * registered. UNMAP events remove intervals, REMAP events move them.
  */
 #define pr_fmt(fmt) "uffd: " fmt
@@ -72,7 +83,7 @@ static int cut(struct uffd_ranges *rs, unsigned long start, unsigned long end)
 		}
 		if (r->start < start && r->end > end) {
 			/* Split in two. */
-			struct uffd_range tail = { end, r->end, r->missing };
+			struct uffd_range tail = { end, r->end };
 
 			r->end = start;
 			return insert_at(rs, i + 1, tail);
@@ -90,8 +101,8 @@ static int cut(struct uffd_ranges *rs, unsigned long start, unsigned long end)
 	return 0;
 }
 
-/* Record [start, end) with @missing, merging neighbours; lock held. */
-static int add(struct uffd_ranges *rs, unsigned long start, unsigned long end, bool missing)
+/* Record [start, end), merging neighbours; lock held. */
+static int add(struct uffd_ranges *rs, unsigned long start, unsigned long end)
 {
 	unsigned int i;
 	int ret = cut(rs, start, end);
@@ -100,30 +111,61 @@ static int add(struct uffd_ranges *rs, unsigned long start, unsigned long end, b
 		return ret;
 	for (i = 0; i < rs->nr && rs->r[i].start < start; i++)
 		;
-	ret = insert_at(rs, i, (struct uffd_range){ start, end, missing });
+	ret = insert_at(rs, i, (struct uffd_range){ start, end });
 	if (ret)
 		return ret;
-	if (i + 1 < rs->nr && rs->r[i + 1].start == end && rs->r[i + 1].missing == missing) {
+	if (i + 1 < rs->nr && rs->r[i + 1].start == end) {
 		rs->r[i].end = rs->r[i + 1].end;
 		remove_at(rs, i + 1);
 	}
-	if (i > 0 && rs->r[i - 1].end == start && rs->r[i - 1].missing == missing) {
+	if (i > 0 && rs->r[i - 1].end == start) {
 		rs->r[i - 1].end = rs->r[i].end;
 		remove_at(rs, i);
 	}
 	return 0;
 }
 
+/* Whether [start, end) is registered; lock held. */
+static bool covered(const struct uffd_ranges *rs, unsigned long start, unsigned long end)
+{
+	unsigned long a = start;
+
+	for (unsigned int i = 0; i < rs->nr && a < end; i++) {
+		const struct uffd_range *r = &rs->r[i];
+
+		if (r->end <= a)
+			continue;
+		if (r->start > a)
+			return false;
+		a = r->end;
+	}
+	return a >= end;
+}
+
 int uffd_ranges_ensure(struct hetmem_mm *mm, unsigned long start, unsigned long end, bool missing)
 {
 	struct uffd_ranges *rs = &mm->ranges;
-	unsigned long a = start;
+	unsigned long a;
 	int ret = 0;
 
+	/*
+	 * The registrations are the handler's account of events: an unmap the
+	 * caller saw the effect of (a new mapping here) must have been told.
+	 */
+	mm_sync_events(mm);
 	pthread_mutex_lock(&rs->lock);
-	while (a < end && !ret) {
+	if (covered(rs, start, end)) {
+		pthread_mutex_unlock(&rs->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	/* A new mapping where an old one's pages are still held waits for them to go. */
+	swp_wait_away(mm, start, end);
+
+	pthread_mutex_lock(&rs->lock);
+	for (a = start; a < end && !ret;) {
 		unsigned long b = end;
-		bool covered = false;
+		bool known = false;
 
 		/* The interval holding a, or the gap up to the next one. */
 		for (unsigned int i = 0; i < rs->nr; i++) {
@@ -132,18 +174,17 @@ int uffd_ranges_ensure(struct hetmem_mm *mm, unsigned long start, unsigned long 
 			if (r->end <= a)
 				continue;
 			if (r->start <= a) {
-				covered = r->missing || !missing;
+				known = true;
 				b = r->end < end ? r->end : end;
 			} else if (r->start < b) {
 				b = r->start;
 			}
 			break;
 		}
-		if (!covered) {
-			/* Not registered, or WP only where MISSING is wanted. */
-			ret = uffd_register(mm, a, b - a, missing);
+		if (!known) {
+			ret = uffd_register(mm, a, b - a, true);
 			if (!ret)
-				ret = add(rs, a, b, missing);
+				ret = add(rs, a, b);
 		}
 		a = b;
 	}
@@ -173,10 +214,10 @@ void uffd_ranges_move(struct hetmem_mm *mm, unsigned long from, unsigned long to
 			continue;
 		moved[n].start = (r->start > from ? r->start : from) - from + to;
 		moved[n].end = (r->end < from + len ? r->end : from + len) - from + to;
-		moved[n++].missing = r->missing;
+		n++;
 	}
 	cut(rs, from, from + len);
 	for (unsigned int i = 0; i < n; i++)
-		add(rs, moved[i].start, moved[i].end, moved[i].missing);
+		add(rs, moved[i].start, moved[i].end);
 	pthread_mutex_unlock(&rs->lock);
 }

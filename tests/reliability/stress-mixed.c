@@ -13,25 +13,27 @@
  * bytes lost (which must be 0).
  *
  * Each slot has a lock every thread holds shared while it names the slot's
- * address. Switches add what does not hold yet (Documentation/reliability.md
- * lists what each one finds), each taking the lock exclusively to change
- * the slot:
+ * address; a remapper takes it exclusively to replace or move the slot.
+ * Switches (Documentation/reliability.md lists what each one found; 0
+ * turns a default off):
  *
- *   HETMEM_STRESS_DEVICE_WRITES=0
- *                           the device writer stops (it runs by default):
+ *   HETMEM_STRESS_DEVICE_WRITES=1  (default) the device writer:
  *                           dmirror_write() of whole pages of the device
  *                           slots, alternating between the two devices
- *   HETMEM_STRESS_UNMAP=1   a remapper replaces slots: munmap(), then a
- *                           fresh mmap(), the model reset to zeroes; the
- *                           slot's pages are brought home first
- *   HETMEM_STRESS_UNMAP=2   the same with the pages left on the devices
- *   HETMEM_STRESS_MREMAP=1  the remapper moves slots with mremap()
+ *   HETMEM_STRESS_UNMAP=2   (default) the remapper replaces slots:
+ *                           munmap(), then a fresh mmap(), the model reset
+ *                           to zeroes, with the pages left on the devices
+ *   HETMEM_STRESS_UNMAP=1   the same, the slot's pages brought home first
+ *   HETMEM_STRESS_MREMAP=1  (default) the remapper also moves slots with
+ *                           mremap(), half of the time; a slot hetmem has
+ *                           registered in parts is refused (EFAULT)
+ *   HETMEM_STRESS_REUSE=1   (default) retired slots are unmapped rather
+ *                           than kept reserved, so new mappings reuse
+ *                           their addresses
  *   HETMEM_STRESS_RACE=1    migrations and the blind reader take no lock,
  *                           so they race with the unmaps and moves (an
  *                           error saying the range is gone is then a
  *                           correct answer)
- *   HETMEM_STRESS_REUSE=1   retired slots are unmapped rather than kept
- *                           reserved, so new mappings reuse their addresses
  *
  * Runs for HETMEM_STRESS_MS milliseconds (3000 by default, 1000 under a
  * sanitizer). Needs a userfaultfd; skipped under Valgrind as every HMM
@@ -69,11 +71,11 @@ struct stress {
 	uint64_t seq[NWRITERS + 1]; /* latest stamp per CPU writer, [NWRITERS]: the device's */
 	/* Counters (relaxed atomics). */
 	unsigned long errors, cpu_writes, dev_writes, dev_reads, blind_reads, to_dev, to_sys;
-	unsigned long moves, move_refused, replaces,
-		gone; /* gone: operations that found their range unmapped */
+	unsigned long moves, refused, replaces;
+	unsigned long gone; /* operations that found their range unmapped */
 	unsigned long bytes_written;
-	/* What the run includes besides the default (see the top of the file). */
-	bool device_writer; /* the device writer runs (HETMEM_STRESS_DEVICE_WRITES=0: not) */
+	/* What the run includes (see the top of the file). */
+	bool device_writer; /* HETMEM_STRESS_DEVICE_WRITES */
 	int unmap; /* HETMEM_STRESS_UNMAP: 1 slots replaced, pages brought home first; 2 not */
 	bool mremap; /* HETMEM_STRESS_MREMAP=1: slots moved */
 	bool race; /* HETMEM_STRESS_RACE=1: migrations and one reader take no slot lock */
@@ -336,6 +338,28 @@ static void home(struct stress *s, void *addr)
 	}
 }
 
+/*
+ * mremap() of a slot refused with EFAULT: hetmem registered parts of it
+ * with its userfaultfd, so it is several VMAs. Linux 6.17 moves the leading
+ * VMAs that are not registered before it meets one that is: move back what
+ * went.
+ */
+static bool put_back(uint8_t *old, uint8_t *res)
+{
+	for (unsigned long p = 0; p < SLOT_PAGES;) {
+		unsigned long n = 0;
+
+		while (p + n < SLOT_PAGES && msync(old + (p + n) * HMM_PAGE, HMM_PAGE, MS_ASYNC) &&
+		       errno == ENOMEM)
+			n++;
+		if (n && mremap(res + p * HMM_PAGE, n * HMM_PAGE, n * HMM_PAGE,
+				MREMAP_MAYMOVE | MREMAP_FIXED, old + p * HMM_PAGE) == MAP_FAILED)
+			return false;
+		p += n ? n : 1;
+	}
+	return true;
+}
+
 /* Moves a slot elsewhere (contents kept) or replaces it with fresh zeroes. */
 static void *remapper(void *arg)
 {
@@ -357,17 +381,14 @@ static void *remapper(void *arg)
 					   res) :
 				    MAP_FAILED;
 			if (dst == MAP_FAILED) {
-				/*
-				 * EFAULT: the slot is several mappings now (hetmem
-				 * registered parts of it with its userfaultfd in
-				 * different modes), and mremap() moves only one.
-				 */
-				if (errno != EFAULT)
+				if (!res || errno != EFAULT)
 					error(s, "mremap", -errno);
+				else if (!put_back(old, res))
+					error(s, "mremap back", -errno);
 				if (res)
 					munmap(res, SLOT_LEN);
 				dst = old;
-				count(&s->move_refused, 1);
+				count(&s->refused, 1);
 			} else {
 				retire(s, old, false);
 				count(&s->moves, 1);
@@ -430,11 +451,11 @@ static unsigned long bytes_lost(struct stress *s, unsigned long *compared)
 	return lost;
 }
 
-static int env_int(const char *name)
+static int env_int(const char *name, int dflt)
 {
 	const char *e = getenv(name);
 
-	return e ? atoi(e) : 0;
+	return e && *e ? atoi(e) : dflt;
 }
 
 static long duration_ms(void)
@@ -464,13 +485,11 @@ static void test_mixed_stress(void **state)
 
 	assert_non_null(s);
 	s->f = *state;
-	/* On unless HETMEM_STRESS_DEVICE_WRITES=0. */
-	s->device_writer = !getenv("HETMEM_STRESS_DEVICE_WRITES") ||
-			   env_int("HETMEM_STRESS_DEVICE_WRITES") > 0;
-	s->unmap = env_int("HETMEM_STRESS_UNMAP");
-	s->mremap = env_int("HETMEM_STRESS_MREMAP") > 0;
-	s->race = env_int("HETMEM_STRESS_RACE") > 0;
-	s->reuse = env_int("HETMEM_STRESS_REUSE") > 0;
+	s->device_writer = env_int("HETMEM_STRESS_DEVICE_WRITES", 1) > 0;
+	s->unmap = env_int("HETMEM_STRESS_UNMAP", 2);
+	s->mremap = env_int("HETMEM_STRESS_MREMAP", 1) > 0;
+	s->race = env_int("HETMEM_STRESS_RACE", 0) > 0;
+	s->reuse = env_int("HETMEM_STRESS_REUSE", 1) > 0;
 	pthread_rwlockattr_init(&attr);
 	/* Writers come and go all the time: without this the remapper would starve. */
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -514,10 +533,10 @@ static void test_mixed_stress(void **state)
 	lost = bytes_lost(s, &compared);
 	print_message("%ld ms: %lu CPU writes, %lu device writes (%lu bytes written); "
 		      "%lu pages to devices, %lu home by migration; %lu checked and %lu blind "
-		      "device reads; %lu slots moved (%lu moves refused), %lu replaced; %lu "
+		      "device reads; %lu slots moved (%lu refused), %lu replaced; %lu "
 		      "operations found their range gone; %lu bytes compared, %lu lost\n",
 		      ms, s->cpu_writes, s->dev_writes, s->bytes_written, s->to_dev, s->to_sys,
-		      s->dev_reads, s->blind_reads, s->moves, s->move_refused, s->replaces, s->gone,
+		      s->dev_reads, s->blind_reads, s->moves, s->refused, s->replaces, s->gone,
 		      compared, lost);
 	assert_int_equal(lost, 0);
 	assert_int_equal(s->errors, 0);
@@ -527,6 +546,8 @@ static void test_mixed_stress(void **state)
 	assert_true(s->to_dev > 0);
 	if (s->unmap)
 		assert_true(s->replaces > 0);
+	if (s->mremap)
+		assert_true(s->moves > 0);
 	for (int i = 0; i < NSLOTS; i++) {
 		munmap((void *)s->slot[i].addr, SLOT_LEN);
 		pthread_rwlock_destroy(&s->slot[i].lock);
