@@ -103,8 +103,37 @@ static bool dmirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	pthread_mutex_lock(&d->mutex);
 	mmu_interval_set_seq(mni, cur_seq);
 	dmirror_unmap_locked(d, range->start, range->end);
+	if (range->event == MMU_NOTIFY_UNMAP) {
+		d->unmap_log[d->unmaps % DMIRROR_UNMAP_LOG].start = range->start;
+		d->unmap_log[d->unmaps % DMIRROR_UNMAP_LOG].end = range->end;
+		d->unmaps++;
+	}
 	pthread_mutex_unlock(&d->mutex);
 	return true;
+}
+
+uint64_t dmirror_unmaps(struct dmirror *d)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&d->mutex);
+	n = d->unmaps;
+	pthread_mutex_unlock(&d->mutex);
+	return n;
+}
+
+bool dmirror_unmapped_since(struct dmirror *d, uint64_t unmaps, unsigned long start,
+			    unsigned long end)
+{
+	bool hit;
+
+	pthread_mutex_lock(&d->mutex);
+	hit = d->unmaps - unmaps > DMIRROR_UNMAP_LOG;
+	for (uint64_t i = unmaps; i < d->unmaps && !hit; i++)
+		hit = d->unmap_log[i % DMIRROR_UNMAP_LOG].start < end &&
+		      d->unmap_log[i % DMIRROR_UNMAP_LOG].end > start;
+	pthread_mutex_unlock(&d->mutex);
+	return hit;
 }
 
 static const struct mmu_interval_notifier_ops dmirror_min_ops = {

@@ -109,6 +109,8 @@ struct dmirror_device {
 #define DPT_ATOMIC 4UL
 #define DPT_SHIFT  4
 
+#define DMIRROR_UNMAP_LOG 16
+
 struct dmirror {
 	struct dmirror_device *mdevice;
 	struct hetmem_mm *mm;
@@ -122,6 +124,11 @@ struct dmirror {
 	struct va_table pt;
 	struct list_head node; /* in mdevice->mirrors */
 	void *priv; /* the backend's */
+	/* The last DMIRROR_UNMAP_LOG ranges unmapped, unmaps counted (under mutex). */
+	struct {
+		unsigned long start, end;
+	} unmap_log[DMIRROR_UNMAP_LOG];
+	uint64_t unmaps;
 };
 
 /*
@@ -181,6 +188,18 @@ __internal long dmirror_evict_pfns(struct dmirror_device *mdevice, unsigned long
 /* Drops every mirror's entry for each address of @vas (mirrors_lock, then each mutex). */
 __internal void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas,
 			       unsigned long n);
+
+/*
+ * A device that reaches process memory by address while the mirror's
+ * lock is not held (a copy engine) asks, before it starts, for the count
+ * of unmaps, and after it is done whether one of those since took part of
+ * [start, end): the addresses may then have been mapped again by anyone,
+ * and what the transfer met there was not the range's. Also true when
+ * too many unmaps came to tell.
+ */
+__internal uint64_t dmirror_unmaps(struct dmirror *d);
+__internal bool dmirror_unmapped_since(struct dmirror *d, uint64_t unmaps, unsigned long start,
+				       unsigned long end);
 
 /* The driver's record: read an entry (under @d->mutex or racy by design). */
 __internal unsigned long dmirror_pt_get(struct dmirror *d, unsigned long va);

@@ -34,6 +34,7 @@ static int gpu_access(struct dmirror *d, unsigned long start, unsigned long end,
 	unsigned long from = start + (*done << PAGE_SHIFT), f = 0, cf = 0;
 	size_t len = end - from;
 	struct gpu_submit s;
+	uint64_t unmaps;
 	dma_addr_t dma;
 	int ret;
 
@@ -82,6 +83,7 @@ static int gpu_access(struct dmirror *d, unsigned long start, unsigned long end,
 		pthread_mutex_unlock(&d->mutex);
 	}
 	buf += from - start;
+	unmaps = dmirror_unmaps(d);
 	dma = dma_map_single(gpu->pdev, buf, len, write ? DMA_TO_DEVICE : DMA_FROM_DEVICE);
 	ret = dma_mapping_error(gpu->pdev, dma);
 	if (ret)
@@ -100,6 +102,17 @@ static int gpu_access(struct dmirror *d, unsigned long start, unsigned long end,
 	f += cf;
 	dma_unmap_single(gpu->pdev, dma, len, write ? DMA_TO_DEVICE : DMA_FROM_DEVICE);
 	*faults += f;
+	/*
+	 * Unmapped under the copy: what it met at those addresses afterwards
+	 * may be anyone's new mapping, so the transfer failed (as it does
+	 * when it meets nothing there). An munmap() returns before its
+	 * invalidation has run here: wait for the ones already read.
+	 */
+	if (!ret) {
+		hetmem_mm_sync(d->mm);
+		if (dmirror_unmapped_since(d, unmaps, from, end))
+			ret = -EFAULT;
+	}
 	if (!ret)
 		*done = (end - start) >> PAGE_SHIFT;
 	return ret;
