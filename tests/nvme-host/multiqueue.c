@@ -29,6 +29,9 @@ struct worker {
 	unsigned int qid;
 };
 
+/* Every worker holds its queue pair here, so their ids must differ. */
+static pthread_barrier_t all_hold;
+
 struct slot {
 	struct worker *w;
 	int status;
@@ -55,6 +58,7 @@ static void *worker_fn(void *arg)
 
 	if (IS_ERR(qp)) {
 		w->errors = 1000;
+		pthread_barrier_wait(&all_hold);
 		goto out;
 	}
 	w->qid = nvme_qpair_id(qp);
@@ -86,6 +90,7 @@ static void *worker_fn(void *arg)
 			if (memcmp(buf + i * 16 * 512, pat + i * 16 * 512, 16 * 512))
 				w->errors++;
 	}
+	pthread_barrier_wait(&all_hold);
 	nvme_qpair_free(qp);
 out:
 	free(pat);
@@ -101,6 +106,7 @@ static void run(bool irq)
 	struct nfix x;
 
 	assert_int_equal(nfix_build(&x, &o), 0);
+	assert_int_equal(pthread_barrier_init(&all_hold, NULL, THREADS), 0);
 	for (unsigned int i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){ .x = &x, .ns = nvme_ctrl_ns(x.ctrl[0], 1), .id = i };
 		assert_int_equal(pthread_create(&th[i], NULL, worker_fn, &w[i]), 0);
@@ -111,6 +117,7 @@ static void run(bool irq)
 		for (unsigned int j = 0; j < i; j++)
 			assert_int_not_equal(w[i].qid, w[j].qid);
 	}
+	pthread_barrier_destroy(&all_hold);
 	nfix_destroy(&x);
 }
 
