@@ -203,9 +203,10 @@ static inline unsigned long held_dev_destroy(struct held_dev *d)
 	return busy;
 }
 
-/* migrate_vma_setup() of [start, start + n pages) toward @d (SELECT_SYSTEM). */
-static inline int held_setup_to_dev(struct held_dev *d, struct migrate_vma *args, void *start,
-				    unsigned long n, unsigned long *src, unsigned long *dst)
+/* migrate_vma_setup() of [start, start + n pages) for @d, selecting @flags. */
+static inline int held_setup(struct held_dev *d, struct migrate_vma *args, void *start,
+			     unsigned long n, unsigned long *src, unsigned long *dst,
+			     unsigned long flags)
 {
 	*args = (struct migrate_vma){
 		.src = src,
@@ -213,24 +214,23 @@ static inline int held_setup_to_dev(struct held_dev *d, struct migrate_vma *args
 		.start = (uintptr_t)start,
 		.end = (uintptr_t)start + n * HMM_PAGE,
 		.pgmap_owner = d,
-		.flags = MIGRATE_VMA_SELECT_SYSTEM,
+		.flags = flags,
 	};
 	return migrate_vma_setup(args);
 }
 
-/* migrate_vma_setup() of @d's pages in [start, start + n pages) home. */
+/* Toward @d: system pages. */
+static inline int held_setup_to_dev(struct held_dev *d, struct migrate_vma *args, void *start,
+				    unsigned long n, unsigned long *src, unsigned long *dst)
+{
+	return held_setup(d, args, start, n, src, dst, MIGRATE_VMA_SELECT_SYSTEM);
+}
+
+/* Home: @d's pages. */
 static inline int held_setup_to_sys(struct held_dev *d, struct migrate_vma *args, void *start,
 				    unsigned long n, unsigned long *src, unsigned long *dst)
 {
-	*args = (struct migrate_vma){
-		.src = src,
-		.dst = dst,
-		.start = (uintptr_t)start,
-		.end = (uintptr_t)start + n * HMM_PAGE,
-		.pgmap_owner = d,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
-	};
-	return migrate_vma_setup(args);
+	return held_setup(d, args, start, n, src, dst, MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
 }
 
 /* The whole of [start, start + n pages) to the device; returns the pages moved. */
