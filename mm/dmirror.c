@@ -692,8 +692,11 @@ int dmirror_exclusive(struct dmirror *d, struct hmm_dmirror_cmd *cmd)
 		next = end - a > FAULT_PAGES << PAGE_SHIFT ? a + (FAULT_PAGES << PAGE_SHIFT) : end;
 		n = (next - a) >> PAGE_SHIFT;
 		got = make_device_exclusive_range(d->mm, a, next, pfns, NULL);
-		if (got < 0)
-			return (int)got;
+		if (got < 0) {
+			/* Whatever stopped it (unmapped, no memory): busy, as the kernel driver. */
+			pr_debug("exclusive access at %#lx: %ld", a, got);
+			return -EBUSY;
+		}
 		/* Map only when every page is exclusive, as the kernel driver. */
 		for (unsigned long i = 0; (unsigned long)got == n && i < n; i++)
 			mapped += !!pfns[i];

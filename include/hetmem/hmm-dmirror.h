@@ -169,8 +169,9 @@ int dmirror_snapshot(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
  * @dmirror: the mirror
  * @cmd: addr, ptr, npages in; cpages out
  *
- * Return: 0; -EINVAL; -EFAULT; -EBUSY when some page could not be made
- * exclusive; -ENOMEM.
+ * Return: 0; -EINVAL for a bad range; -EBUSY when some page could not be
+ * made exclusive, unmapped memory included (as the kernel's test driver);
+ * -EFAULT when @cmd->ptr cannot take the read back; -ENOMEM.
  */
 int dmirror_exclusive(struct dmirror *dmirror, struct hmm_dmirror_cmd *cmd);
 

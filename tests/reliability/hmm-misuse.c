@@ -65,7 +65,10 @@ static void assert_intact(struct ctx *c)
 			fail_msg("byte %lu changed", i);
 }
 
-/* Every test device command, every bad range: -EINVAL, or -EFAULT for unmapped memory. */
+/*
+ * Every test device command, every bad range: -EINVAL; for unmapped memory
+ * -EFAULT, and -EBUSY for exclusive access (as the kernel's test driver).
+ */
 static void test_dmirror_bad_ranges(void **state)
 {
 	struct ctx *c = *state;
@@ -104,6 +107,8 @@ static void test_dmirror_bad_ranges(void **state)
 		assert_int_equal(dmirror_write(d, &cmd), -EFAULT);
 		assert_int_equal(dmirror_migrate_to_dev(d, &cmd), -EINVAL);
 		assert_int_equal(dmirror_migrate_to_sys(d, &cmd), -EINVAL);
+		/* As lib/test_hmm.c: exclusive access that cannot be had is busy. */
+		assert_int_equal(dmirror_exclusive(d, &cmd), -EBUSY);
 	}
 	assert_intact(c);
 	/* And the memory still works with the device. */
