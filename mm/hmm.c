@@ -248,6 +248,9 @@ static int hmm_walk(struct hmm_walk *w)
 			continue;
 		}
 		next = vma.vm_end < range->end ? vma.vm_end : range->end;
+		/* Not process memory a device can have: hetmem's own fault handler's stack. */
+		if (mm_handler_stack(w->mm, addr, next))
+			return -EFAULT;
 		/*
 		 * The device will map these pages: have their unmap and discard
 		 * events come, so its notifier hears of them (anonymous private

@@ -204,10 +204,13 @@ struct uffd_ranges {
 
 __internal void uffd_ranges_init(struct uffd_ranges *rs);
 __internal void uffd_ranges_fini(struct uffd_ranges *rs);
+/* Whether [start, end) touches the handler thread's stack (never mirrored). */
+__internal bool mm_handler_stack(struct hetmem_mm *mm, unsigned long start, unsigned long end);
 /*
  * Register [start, end) (within one mapping), unless known to be:
  * MISSING | WP whether or not the caller needs missing-page faults
- * (@missing), for the reasons uffd_ranges.c gives. 0 or the ioctl's error.
+ * (@missing), for the reasons uffd_ranges.c gives. 0, -EFAULT for a range
+ * touching the handler thread's stack, or the ioctl's error.
  */
 __internal int uffd_ranges_ensure(struct hetmem_mm *mm, unsigned long start, unsigned long end,
 				  bool missing);
@@ -229,6 +232,13 @@ struct hetmem_mm {
 	int uffd;
 	int stop_fd; /* eventfd telling the handler thread to exit */
 	pthread_t thread;
+	/*
+	 * The handler thread's stack, guard page included: hetmem's, so that
+	 * the C library never discards it (MADV_DONTNEED at thread exit, a
+	 * REMOVE event the handler would wait for itself), and never registered.
+	 */
+	void *stack;
+	size_t stack_len;
 	bool have_move; /* UFFDIO_MOVE is available */
 	bool stopping;
 	unsigned int spin_us; /* the handler polls this long after work */

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,8 @@
 #include "uffd_compat.h"
 
 #define MSG_BATCH 64
+/* The handler thread's stack (the C library's default); a guard page below. */
+#define HANDLER_STACK (8UL << 20)
 
 static pthread_mutex_t mm_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hetmem_mm *current_mm;
@@ -258,6 +261,46 @@ static void mm_free(struct hetmem_mm *mm)
 	free(mm);
 }
 
+/*
+ * The handler runs on a stack hetmem maps (see struct hetmem_mm): reserved
+ * lazily, as the C library's, and unmapped once the thread is joined.
+ */
+static int handler_start(struct hetmem_mm *mm)
+{
+	size_t len = HANDLER_STACK + PAGE_SIZE;
+	pthread_attr_t attr;
+	char *stack;
+	int ret;
+
+	stack = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+	if (stack == MAP_FAILED)
+		return -ENOMEM;
+	if (mprotect(stack, PAGE_SIZE, PROT_NONE)) {
+		munmap(stack, len);
+		return -ENOMEM;
+	}
+	ret = -pthread_attr_init(&attr);
+	if (!ret) {
+		ret = -pthread_attr_setstack(&attr, stack + PAGE_SIZE, HANDLER_STACK);
+		if (!ret)
+			ret = -pthread_create(&mm->thread, &attr, uffd_handler, mm);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret) {
+		munmap(stack, len);
+		return ret;
+	}
+	mm->stack = stack;
+	mm->stack_len = len;
+	return 0;
+}
+
+bool mm_handler_stack(struct hetmem_mm *mm, unsigned long start, unsigned long end)
+{
+	return start < (unsigned long)mm->stack + mm->stack_len && end > (unsigned long)mm->stack;
+}
+
 static struct hetmem_mm *mm_create(void)
 {
 	const unsigned long long need = UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
@@ -304,7 +347,7 @@ static struct hetmem_mm *mm_create(void)
 		ret = -errno;
 		goto fail_pool;
 	}
-	ret = -pthread_create(&mm->thread, NULL, uffd_handler, mm);
+	ret = handler_start(mm);
 	if (ret)
 		goto fail_pool;
 	hmm_fork_init();
@@ -347,6 +390,7 @@ static void mm_destroy(struct hetmem_mm *mm)
 	if (write(mm->stop_fd, &one, sizeof(one)) != sizeof(one))
 		pr_err("cannot stop the handler thread: errno %d", errno);
 	pthread_join(mm->thread, NULL);
+	munmap(mm->stack, mm->stack_len);
 	/* Only now: the handler sends invalidations until it stops. */
 	mmu_notifier_subscriptions_fini(mm);
 	/*

@@ -20,6 +20,8 @@
  * or MADV_DONTNEED would then wait for the handler thread, from any thread,
  * the handler included. So a mapping hetmem registered in parts is several
  * VMAs, and mremap() of the whole fails with EFAULT (Documentation/hmm.md).
+ * Never the handler thread's own stack: a REMOVE event there would wait for
+ * the thread that must read it.
  *
  * The kernel does not say what is registered (short of parsing
  * /proc/self/smaps), so the registrations are kept here, a sorted array of
@@ -153,6 +155,10 @@ int uffd_ranges_ensure(struct hetmem_mm *mm, unsigned long start, unsigned long 
 	 * caller saw the effect of (a new mapping here) must have been told.
 	 */
 	mm_sync_events(mm);
+	if (mm_handler_stack(mm, start, end)) {
+		pr_warn("[%#lx, %#lx) is the fault handler's stack: not registered", start, end);
+		return -EFAULT;
+	}
 	pthread_mutex_lock(&rs->lock);
 	if (covered(rs, start, end)) {
 		pthread_mutex_unlock(&rs->lock);

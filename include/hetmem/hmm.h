@@ -109,7 +109,8 @@ struct hmm_range {
  * reported as 0 otherwise.
  *
  * Return: 0 with every entry filled in; -EFAULT when a requested page is
- * unmapped or PROT_NONE, or cannot be faulted in; -EPERM when a write is
+ * unmapped or PROT_NONE, or cannot be faulted in, and for any part of the
+ * range on hetmem's fault handler thread's stack; -EPERM when a write is
  * requested on a read-only mapping; -EBUSY when the range was invalidated
  * since notifier_seq (call mmu_interval_read_begin() and retry), or a page
  * stayed busy too long; -EINVAL for an unaligned or empty range, or a
