@@ -273,6 +273,14 @@ struct hetmem_mm {
 	pthread_mutex_t park_lock;
 	struct list_head parked;
 	unsigned long nr_parked;
+	/*
+	 * Device pages of entries an UNMAP or REMOVE dropped, whose references
+	 * wait until the event's invalidation has reached the mirrors
+	 * (swp_put_owed()); under owed_lock.
+	 */
+	pthread_mutex_t owed_lock;
+	struct page **owed;
+	unsigned int nr_owed, cap_owed;
 
 	unsigned long nr_device; /* device-private entries, for fork's fast path */
 	unsigned long deferrals; /* faults the handler looked at (migrate_vma_finalize()) */
@@ -391,6 +399,13 @@ __internal unsigned long swp_held_release(struct hetmem_mm *mm, unsigned long va
 __internal unsigned long swp_held_unlock(struct hetmem_mm *mm, unsigned long va);
 /* Drop a device-private entry's reference on @page (the entry is gone). */
 __internal void swp_put_entry_page(struct hetmem_mm *mm, struct page *page);
+/*
+ * Put the device pages that events dropped (swp_unmap_range()). Called
+ * once the invalidations of every event read so far have run: until then
+ * a mirror may still map a page, and a page freed and given to a new
+ * migration would take the mirror's stale writes.
+ */
+__internal void swp_put_owed(struct hetmem_mm *mm);
 /* Events: mark the held entries of [start, end) gone; drop the others. */
 __internal void swp_unmap_range(struct hetmem_mm *mm, unsigned long start, unsigned long end);
 /* Events: move the entries of [from, from + len) to @to, held ones included. */

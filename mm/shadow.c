@@ -12,8 +12,10 @@
  * hetmem hears of both after the fact, from userfaultfd events, which the
  * handler thread applies to the shadow table here:
  *
- *   UNMAP, REMOVE   entries nobody holds are dropped, with their device
- *                   page's reference; held ones are marked gone (the
+ *   UNMAP, REMOVE   entries nobody holds are dropped, and their device
+ *                   page's reference once the event's invalidation has
+ *                   run (the kernel frees zapped pages after the
+ *                   notifiers too); held ones are marked gone (the
  *                   holder drops them and whatever page they name)
  *   REMAP           entries move to the new address; a held one leaves a
  *                   forwarding mark at the old address, which the holder
@@ -366,6 +368,47 @@ unsigned long swp_held_unlock(struct hetmem_mm *mm, unsigned long va)
 
 /* --- events -------------------------------------------------------------------------- */
 
+/*
+ * The reference of a device page whose entry an event dropped: kept until
+ * the event's invalidation has run (swp_put_owed()). Without memory for
+ * the record the page goes at once, as it did before there was one.
+ */
+static void owe_put(struct hetmem_mm *mm, struct page *page)
+{
+	pthread_mutex_lock(&mm->owed_lock);
+	if (mm->nr_owed == mm->cap_owed) {
+		unsigned int cap = mm->cap_owed ? mm->cap_owed * 2 : 64;
+		struct page **n = realloc(mm->owed, cap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&mm->owed_lock);
+			pr_err("no memory to keep a device page until its mirrors let go");
+			swp_put_entry_page(mm, page);
+			return;
+		}
+		mm->owed = n;
+		mm->cap_owed = cap;
+	}
+	mm->owed[mm->nr_owed++] = page;
+	pthread_mutex_unlock(&mm->owed_lock);
+}
+
+void swp_put_owed(struct hetmem_mm *mm)
+{
+	struct page **pages;
+	unsigned int n;
+
+	pthread_mutex_lock(&mm->owed_lock);
+	pages = mm->owed;
+	n = mm->nr_owed;
+	mm->owed = NULL;
+	mm->nr_owed = mm->cap_owed = 0;
+	pthread_mutex_unlock(&mm->owed_lock);
+	for (unsigned int i = 0; i < n; i++)
+		swp_put_entry_page(mm, pages[i]);
+	free(pages);
+}
+
 /* Mark a held entry gone, or drop one nobody holds; false when @word changed. */
 static bool unmap_word(struct hetmem_mm *mm, unsigned long *word, unsigned long e)
 {
@@ -376,7 +419,7 @@ static bool unmap_word(struct hetmem_mm *mm, unsigned long *word, unsigned long 
 	if (!cas(word, e, 0))
 		return false;
 	if (swp_page(e))
-		swp_put_entry_page(mm, swp_page(e));
+		owe_put(mm, swp_page(e));
 	return true;
 }
 

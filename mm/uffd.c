@@ -172,6 +172,8 @@ static void handle_batch(struct hetmem_mm *mm, struct uffd_msg *msgs, unsigned i
 				uffd_handle_fault(mm, &batch[i]);
 		free(batch);
 	}
+	/* Every event read has been through the mirrors: their dropped pages can go. */
+	swp_put_owed(mm);
 }
 
 static double now_us(void)
@@ -252,6 +254,8 @@ static void mm_free(struct hetmem_mm *mm)
 {
 	swp_park_fini(mm);
 	pthread_mutex_destroy(&mm->park_lock);
+	pthread_mutex_destroy(&mm->owed_lock);
+	free(mm->owed);
 	va_table_destroy(&mm->swp);
 	uffd_ranges_fini(&mm->ranges);
 	pthread_rwlock_destroy(&mm->fork_lock);
@@ -318,6 +322,7 @@ static struct hetmem_mm *mm_create(void)
 	INIT_LIST_HEAD(&mm->zaps);
 	pthread_mutex_init(&mm->park_lock, NULL);
 	INIT_LIST_HEAD(&mm->parked);
+	pthread_mutex_init(&mm->owed_lock, NULL);
 	mmu_notifier_subscriptions_init(&mm->notifiers);
 	uffd_ranges_init(&mm->ranges);
 	ret = va_table_init(&mm->swp);
@@ -391,6 +396,7 @@ static void mm_destroy(struct hetmem_mm *mm)
 		pr_err("cannot stop the handler thread: errno %d", errno);
 	pthread_join(mm->thread, NULL);
 	munmap(mm->stack, mm->stack_len);
+	swp_put_owed(mm);
 	/* Only now: the handler sends invalidations until it stops. */
 	mmu_notifier_subscriptions_fini(mm);
 	/*

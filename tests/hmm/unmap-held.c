@@ -8,7 +8,8 @@
  * and every device page must be freed afterwards: the device's map can be
  * taken down (memunmap_pages() waits for the last reference). The test
  * device (dmirror) must likewise be destroyable after an unmap of pages it
- * holds.
+ * holds. And pages nobody holds are freed only once the notifiers have
+ * heard of the unmap.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -170,6 +171,49 @@ static void test_dmirror_unmap_then_destroy(void **state)
 	hmm_buffer_free(buffer);
 }
 
+static struct held_dev *told_dev;
+static unsigned long freed_when_told = ~0UL;
+
+static bool note_freed(struct mmu_interval_notifier *sub, const struct mmu_notifier_range *range,
+		       unsigned long cur_seq)
+{
+	mmu_interval_set_seq(sub, cur_seq);
+	if (range->event == MMU_NOTIFY_UNMAP)
+		__atomic_store_n(&freed_when_told, __atomic_load_n(&told_dev->freed, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
+ * Not held: pages on the device, the range unmapped. Its device pages are
+ * freed only after the notifiers have heard of the unmap, as the kernel
+ * frees zapped pages after invalidate_range_start(): a mirror still
+ * mapping a freed page would write into whatever range the page is
+ * given to next.
+ */
+static void test_pages_freed_after_notifiers(void **state)
+{
+	static const struct mmu_interval_notifier_ops ops = { .invalidate = note_freed };
+	struct mmu_interval_notifier sub = { 0 };
+	struct held_dev *d = held_dev_create();
+	uint8_t *p = mapped_pattern(NPAGES);
+	unsigned long before;
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(held_to_dev(d, p, NPAGES), NPAGES);
+	told_dev = d;
+	assert_int_equal(mmu_interval_notifier_insert(&sub, d->mm, (uintptr_t)p, NPAGES * HMM_PAGE,
+						      &ops), 0);
+	before = __atomic_load_n(&d->freed, __ATOMIC_RELAXED);
+	assert_int_equal(munmap(p, NPAGES * HMM_PAGE), 0);
+	hetmem_mm_sync(d->mm);
+	assert_int_equal(__atomic_load_n(&freed_when_told, __ATOMIC_RELAXED), before);
+	assert_int_equal(__atomic_load_n(&d->freed, __ATOMIC_RELAXED), before + NPAGES);
+	mmu_interval_notifier_remove(&sub);
+	assert_all_freed(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_to_sys_unmapped_given_up),
 		cmocka_unit_test(test_to_dev_half_unmapped),
 		cmocka_unit_test(test_dmirror_unmap_then_destroy),
+		cmocka_unit_test(test_pages_freed_after_notifiers),
 	};
 
 	hmm_require_uffd();
