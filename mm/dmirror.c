@@ -85,6 +85,13 @@ static int dmirror_map_locked(struct dmirror *d, unsigned long va, unsigned long
 	return ret;
 }
 
+void dmirror_log_add(struct dmirror_range_log *log, unsigned long start, unsigned long end)
+{
+	log->r[log->n % DMIRROR_LOG].start = start;
+	log->r[log->n % DMIRROR_LOG].end = end;
+	log->n++;
+}
+
 static bool dmirror_interval_invalidate(struct mmu_interval_notifier *mni,
 					const struct mmu_notifier_range *range,
 					unsigned long cur_seq)
@@ -103,13 +110,21 @@ static bool dmirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	pthread_mutex_lock(&d->mutex);
 	mmu_interval_set_seq(mni, cur_seq);
 	dmirror_unmap_locked(d, range->start, range->end);
-	if (range->event == MMU_NOTIFY_UNMAP) {
-		d->unmap_log[d->unmaps % DMIRROR_UNMAP_LOG].start = range->start;
-		d->unmap_log[d->unmaps % DMIRROR_UNMAP_LOG].end = range->end;
-		d->unmaps++;
-	}
+	dmirror_log_add(&d->cleared, range->start, range->end);
+	if (range->event == MMU_NOTIFY_UNMAP)
+		dmirror_log_add(&d->unmapped, range->start, range->end);
 	pthread_mutex_unlock(&d->mutex);
 	return true;
+}
+
+bool dmirror_log_hit(const struct dmirror_range_log *log, uint64_t since, unsigned long start,
+		     unsigned long end)
+{
+	bool hit = log->n - since > DMIRROR_LOG;
+
+	for (uint64_t i = since; i < log->n && !hit; i++)
+		hit = log->r[i % DMIRROR_LOG].start < end && log->r[i % DMIRROR_LOG].end > start;
+	return hit;
 }
 
 uint64_t dmirror_unmaps(struct dmirror *d)
@@ -117,7 +132,7 @@ uint64_t dmirror_unmaps(struct dmirror *d)
 	uint64_t n;
 
 	pthread_mutex_lock(&d->mutex);
-	n = d->unmaps;
+	n = d->unmapped.n;
 	pthread_mutex_unlock(&d->mutex);
 	return n;
 }
@@ -128,10 +143,7 @@ bool dmirror_unmapped_since(struct dmirror *d, uint64_t unmaps, unsigned long st
 	bool hit;
 
 	pthread_mutex_lock(&d->mutex);
-	hit = d->unmaps - unmaps > DMIRROR_UNMAP_LOG;
-	for (uint64_t i = unmaps; i < d->unmaps && !hit; i++)
-		hit = d->unmap_log[i % DMIRROR_UNMAP_LOG].start < end &&
-		      d->unmap_log[i % DMIRROR_UNMAP_LOG].end > start;
+	hit = dmirror_log_hit(&d->unmapped, unmaps, start, end);
 	pthread_mutex_unlock(&d->mutex);
 	return hit;
 }
@@ -259,19 +271,30 @@ static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range, const
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		uint64_t cleared;
+
 		if (elapsed_ms(&t0) > HMM_RANGE_DEFAULT_TIMEOUT)
 			return -EBUSY;
 		/* The entries are requests going in and answers coming out. */
 		if (req)
 			memcpy(range->hmm_pfns, req, n * sizeof(*req));
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		pthread_mutex_lock(&d->mutex);
+		cleared = d->cleared.n;
+		pthread_mutex_unlock(&d->mutex);
 		ret = hmm_range_fault(range);
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
 			return ret;
 		pthread_mutex_lock(&d->mutex);
-		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq))
+		/*
+		 * Our own migrations skip the notifier (as the kernel driver's),
+		 * but one taking a device page home clears the entries first
+		 * (dmirror_forget()): a page seen before that must not be mapped.
+		 */
+		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq) &&
+		    !dmirror_log_hit(&d->cleared, cleared, range->start, range->end))
 			break;
 		pthread_mutex_unlock(&d->mutex);
 	}

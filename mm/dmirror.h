@@ -109,7 +109,21 @@ struct dmirror_device {
 #define DPT_ATOMIC 4UL
 #define DPT_SHIFT  4
 
-#define DMIRROR_UNMAP_LOG 16
+/*
+ * The last DMIRROR_LOG ranges of one kind of invalidation, and how many
+ * there were (under the mirror's mutex): a transfer that ran without the
+ * mutex asks whether one of those since it looked its entries up touched
+ * its range. An entry's value cannot tell: a page that left and came back
+ * has the same entry.
+ */
+#define DMIRROR_LOG 32
+
+struct dmirror_range_log {
+	struct {
+		unsigned long start, end;
+	} r[DMIRROR_LOG];
+	uint64_t n;
+};
 
 struct dmirror {
 	struct dmirror_device *mdevice;
@@ -124,11 +138,9 @@ struct dmirror {
 	struct va_table pt;
 	struct list_head node; /* in mdevice->mirrors */
 	void *priv; /* the backend's */
-	/* The last DMIRROR_UNMAP_LOG ranges unmapped, unmaps counted (under mutex). */
-	struct {
-		unsigned long start, end;
-	} unmap_log[DMIRROR_UNMAP_LOG];
-	uint64_t unmaps;
+	struct dmirror_range_log unmapped; /* UNMAP invalidations */
+	/* every invalidation that reached the table, and dmirror_forget()'s runs */
+	struct dmirror_range_log cleared;
 };
 
 /*
@@ -138,13 +150,16 @@ struct dmirror {
  * (DMIRROR_HOOK_TO_SYS; also on the fault handler thread, where the hook
  * must not touch process memory), or 0, 0 for an eviction
  * (DMIRROR_HOOK_EVICT). The regression tests of migrations racing
- * munmap() unmap the range there. NULL otherwise: a load and a branch per
- * migration.
+ * munmap() unmap the range there. Also called by the test device's write
+ * once it has written system pages by address, before it asks whether an
+ * invalidation overtook the write (DMIRROR_HOOK_WRITTEN, the range
+ * written). NULL otherwise: a load and a branch per migration or write.
  */
 enum dmirror_hook_point {
 	DMIRROR_HOOK_TO_DEV,
 	DMIRROR_HOOK_TO_SYS,
 	DMIRROR_HOOK_EVICT,
+	DMIRROR_HOOK_WRITTEN,
 };
 __internal extern void (*dmirror_test_hook)(enum dmirror_hook_point where, unsigned long start,
 					    unsigned long end);
@@ -200,6 +215,15 @@ __internal void dmirror_forget(struct dmirror_device *mdevice, const unsigned lo
 __internal uint64_t dmirror_unmaps(struct dmirror *d);
 __internal bool dmirror_unmapped_since(struct dmirror *d, uint64_t unmaps, unsigned long start,
 				       unsigned long end);
+/*
+ * Whether one of the ranges @log recorded since its count was @since
+ * overlaps [start, end), or too many came to tell. Under the mirror's mutex.
+ */
+__internal bool dmirror_log_hit(const struct dmirror_range_log *log, uint64_t since,
+				unsigned long start, unsigned long end);
+/* Record [start, end) in @log (under the mirror's mutex). */
+__internal void dmirror_log_add(struct dmirror_range_log *log, unsigned long start,
+				unsigned long end);
 
 /* The driver's record: read an entry (under @d->mutex or racy by design). */
 __internal unsigned long dmirror_pt_get(struct dmirror *d, unsigned long va);

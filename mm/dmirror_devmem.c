@@ -298,17 +298,15 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 			uint64_t *done, bool write)
 {
 	struct sys_copy *c = calloc(1, sizeof(*c));
-	uint64_t first = *done;
-	unsigned long va, seq = 0;
+	uint64_t first = *done, cleared;
+	unsigned long va;
 	int ret = 0;
 
 	if (!c)
 		return -ENOMEM;
 	c->write = write;
-	/* Writes only (see below); before the lock: it waits out invalidations. */
-	if (write)
-		seq = mmu_interval_read_begin(&d->notifier);
 	pthread_mutex_lock(&d->mutex);
+	cleared = d->cleared.n; /* for writes (see below) */
 	for (va = base + (*done << PAGE_SHIFT); va < end; va += PAGE_SIZE) {
 		unsigned long e = dmirror_pt_get(d, va), pfn = e >> DPT_SHIFT;
 		char *local = buf + (va - base);
@@ -340,24 +338,18 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 	 * A migration that invalidated meanwhile may have copied a page to a
 	 * device before the write landed and zapped it after: the write would
 	 * be lost. Such a write is done again; the page is then found where
-	 * it went.
+	 * it went. The notifier spans the whole address space, so only an
+	 * invalidation of these addresses counts; the entries cannot tell, as
+	 * another access may have faulted the page back in meanwhile.
 	 */
 	if (write && ret != -EFAULT && *done > first) {
-		bool again = false;
+		bool again;
 
+		dmirror_hook(DMIRROR_HOOK_WRITTEN, base + (first << PAGE_SHIFT),
+			     base + (*done << PAGE_SHIFT));
 		pthread_mutex_lock(&d->mutex);
-		/*
-		 * The notifier spans the whole address space: when the sequence
-		 * moved, only an invalidation that cleared one of these entries
-		 * counts (an invalidation clears what it covers).
-		 */
-		if (mmu_interval_read_retry(&d->notifier, seq)) {
-			unsigned long to = base + (*done << PAGE_SHIFT);
-
-			for (va = base + (first << PAGE_SHIFT); va < to && !again; va += PAGE_SIZE)
-				again = (dmirror_pt_get(d, va) & (DPT_VALID | DPT_WRITE)) !=
-					(DPT_VALID | DPT_WRITE);
-		}
+		again = dmirror_log_hit(&d->cleared, cleared, base + (first << PAGE_SHIFT),
+					base + (*done << PAGE_SHIFT));
 		pthread_mutex_unlock(&d->mutex);
 		if (again) {
 			*done = first;

@@ -114,6 +114,16 @@ void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas, un
 				first = vas[i];
 			last = vas[i] + PAGE_SIZE;
 		}
+		/*
+		 * Mapped here or not: a fault that saw these pages before they
+		 * were taken must not map them now (dmirror_range_fault()).
+		 */
+		for (unsigned long i = 0, j; i < n; i = j) {
+			for (j = i + 1; j < n && vas[j] == vas[j - 1] + PAGE_SIZE; j++)
+				;
+			if (vas[i])
+				dmirror_log_add(&d->cleared, vas[i], vas[j - 1] + PAGE_SIZE);
+		}
 		pthread_mutex_unlock(&d->mutex);
 	}
 	pthread_mutex_unlock(&mdevice->mirrors_lock);
