@@ -526,8 +526,12 @@ int dmirror_migrate_range(struct dmirror *d, unsigned long start, unsigned long 
 		if (ret)
 			goto out;
 		dmirror_hook(DMIRROR_HOOK_TO_DEV, args.start, args.end);
-		if (args.cpages)
+		if (args.cpages) {
+			/* Before anything is copied: see dmirror_note_moving(). */
+			if (!d->mdevice->ops->unmap)
+				dmirror_note_moving(d->mdevice, args.start, args.end);
 			alloc_and_copy_to_dev(d, &args, pages, from);
+		}
 		migrate_vma_pages(&args);
 		finalize_and_map(d, &args);
 		for (unsigned long i = 0; i < args.npages; i++)

@@ -200,6 +200,13 @@ __internal long dmirror_range_to_sys(struct dmirror_device *mdevice, struct hetm
  */
 __internal long dmirror_evict_pfns(struct dmirror_device *mdevice, unsigned long first_pfn,
 				   unsigned long npages, bool *busy);
+/*
+ * Our own migration to the device took the system pages of [start, end)
+ * (they skip the notifier): every mirror of the device logs the range as
+ * cleared, so a write by address that overtook it is done again.
+ */
+__internal void dmirror_note_moving(struct dmirror_device *mdevice, unsigned long start,
+				    unsigned long end);
 /* Drops every mirror's entry for each address of @vas (mirrors_lock, then each mutex). */
 __internal void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas,
 			       unsigned long n);

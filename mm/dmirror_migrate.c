@@ -86,6 +86,19 @@ void dmirror_device_counters(struct dmirror_device *mdevice, struct dmirror_coun
 	c->evicted = __atomic_load_n(&mdevice->evicted, __ATOMIC_RELAXED);
 }
 
+void dmirror_note_moving(struct dmirror_device *mdevice, unsigned long start, unsigned long end)
+{
+	struct dmirror *d;
+
+	pthread_mutex_lock(&mdevice->mirrors_lock);
+	list_for_each_entry(d, &mdevice->mirrors, node) {
+		pthread_mutex_lock(&d->mutex);
+		dmirror_log_add(&d->cleared, start, end);
+		pthread_mutex_unlock(&d->mutex);
+	}
+	pthread_mutex_unlock(&mdevice->mirrors_lock);
+}
+
 void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas, unsigned long n)
 {
 	struct dmirror *d;

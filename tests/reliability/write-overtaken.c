@@ -10,7 +10,9 @@
  * hook), the other device takes the pages and gives them back, and a read
  * through the writing mirror maps them again: the mirror's entries are
  * the same as before, so only a record of the invalidation can tell the
- * write it was overtaken.
+ * write it was overtaken. Second, the writing device itself takes the
+ * pages: its own migrations skip the notifier (as the kernel driver's), so
+ * they must leave the same record.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -29,9 +31,23 @@ static struct {
 	uint8_t *mem;
 	pthread_t thread;
 	int armed; /* atomic */
+	bool own; /* the writing device takes the pages, not the other one */
 	unsigned int written; /* hook calls on the range */
 	int err;
 } ctx;
+
+/* The writing device takes the pages. */
+static void take_own(void)
+{
+	uint8_t *buf = malloc(LEN);
+	struct hmm_dmirror_cmd cmd = { .addr = (uintptr_t)ctx.mem, .ptr = (uintptr_t)buf,
+				       .npages = NPAGES };
+
+	ctx.err = buf ? dmirror_migrate_to_dev(ctx.f->mirror[0], &cmd) : -ENOMEM;
+	if (!ctx.err && cmd.cpages != NPAGES)
+		ctx.err = -EAGAIN;
+	free(buf);
+}
 
 /* The pages to the other device and back, then mapped again by the writing mirror. */
 static void take_and_give_back(void)
@@ -58,11 +74,15 @@ static void hook(enum dmirror_hook_point where, unsigned long start, unsigned lo
 	    end <= (uintptr_t)ctx.mem || start >= (uintptr_t)ctx.mem + LEN)
 		return;
 	ctx.written++;
-	if (__atomic_exchange_n(&ctx.armed, 0, __ATOMIC_ACQ_REL))
+	if (!__atomic_exchange_n(&ctx.armed, 0, __ATOMIC_ACQ_REL))
+		return;
+	if (ctx.own)
+		take_own();
+	else
 		take_and_give_back();
 }
 
-static void test_overtaken_write_redone(void **state)
+static void overtaken_write_redone(void **state, bool own)
 {
 	uint8_t *data = malloc(LEN);
 	struct hmm_dmirror_cmd cmd = { .addr = 0, .ptr = (uintptr_t)data, .npages = NPAGES };
@@ -78,6 +98,7 @@ static void test_overtaken_write_redone(void **state)
 	assert_int_equal(cmd.faults, 1);
 	memset(data, 0x5a, LEN);
 	ctx.thread = pthread_self();
+	ctx.own = own;
 	ctx.written = 0;
 	__atomic_store_n(&ctx.armed, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&dmirror_test_hook, hook, __ATOMIC_RELEASE);
@@ -93,11 +114,23 @@ static void test_overtaken_write_redone(void **state)
 	free(data);
 }
 
+static void test_overtaken_write_redone(void **state)
+{
+	overtaken_write_redone(state, false);
+}
+
+static void test_write_overtaken_by_own_migration_redone(void **state)
+{
+	overtaken_write_redone(state, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_overtaken_write_redone, hmm_fixture_setup,
 						hmm_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_write_overtaken_by_own_migration_redone,
+						hmm_fixture_setup, hmm_fixture_teardown),
 	};
 
 	hmm_require_uffd();
