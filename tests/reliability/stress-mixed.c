@@ -413,6 +413,40 @@ static void *remapper(void *arg)
 	return NULL;
 }
 
+/*
+ * Whether [addr, addr + HMM_PAGE) is mapped readable and writable, as
+ * every slot page must be; if not, the mappings around it are printed
+ * (reading it would fault, and the test would end without saying where).
+ */
+static bool page_mapped_rw(uintptr_t addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], perm[8];
+	bool ok = false;
+
+	if (!f)
+		return true; /* cannot tell: read it */
+	while (!ok && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) == 3 && addr >= lo &&
+		    addr + HMM_PAGE <= hi)
+			ok = perm[0] == 'r' && perm[1] == 'w';
+	}
+	if (!ok) {
+		rewind(f);
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long lo, hi;
+
+			if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi + SLOT_LEN > addr &&
+			    lo < addr + SLOT_LEN)
+				fprintf(stderr, "  %s", line);
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
 /* Compare every byte of every slot with the model; returns the bytes that differ. */
 static unsigned long bytes_lost(struct stress *s, unsigned long *compared)
 {
@@ -427,6 +461,13 @@ static unsigned long bytes_lost(struct stress *s, unsigned long *compared)
 			const uint8_t *have = (const uint8_t *)(sl->addr + p * HMM_PAGE);
 			unsigned long bad = 0;
 
+			if (!page_mapped_rw((uintptr_t)have)) {
+				fprintf(stderr, "slot %d page %lu at %p is not mapped read-write\n", i,
+					p, (const void *)have);
+				lost += HMM_PAGE;
+				*compared += HMM_PAGE;
+				continue;
+			}
 			memset(want, 0, sizeof(want));
 			if (sl->device && sl->dev_expect[p])
 				dev_page(want, sl->dev_expect[p], p);
