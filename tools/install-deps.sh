@@ -6,6 +6,7 @@ set -eu
 PKGS="
 	build-essential
 	clang
+	libclang-rt-14-dev
 	meson
 	ninja-build
 	pkg-config

@@ -419,10 +419,46 @@ __attribute__((no_sanitize_thread, noinline)) static void device_read(uint8_t *b
 	for (; i < n; i++)
 		buf[i] = s[i];
 }
+
+void __tsan_release(void *addr);
+
+/*
+ * A guarded write that faults must not fault inside the sanitizer's atomic
+ * store: the guard jumps out of it with the sanitizer's lock still taken
+ * (the next synchronisation on the thread then waits for ever). The
+ * release a 1..8-byte store makes is told to the sanitizer first, and the
+ * store itself is not instrumented.
+ */
+__attribute__((no_sanitize_thread, noinline)) static void device_write(void *mem,
+								    const uint8_t *buf, uint64_t n)
+{
+	uint64_t v = 0;
+
+	if (!((n == 1 || n == 2 || n == 4 || n == 8) && !((uintptr_t)mem & (n - 1)))) {
+		copy_mem(mem, (uint8_t *)buf, n, true);
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		v |= (uint64_t)buf[i] << (8 * i);
+	__tsan_release(mem);
+	if (n == 1)
+		*(volatile uint8_t *)mem = (uint8_t)v;
+	else if (n == 2)
+		*(volatile uint16_t *)mem = (uint16_t)v;
+	else if (n == 4)
+		*(volatile uint32_t *)mem = (uint32_t)v;
+	else
+		*(volatile uint64_t *)mem = v;
+}
 #else
 static void device_read(uint8_t *buf, const void *mem, uint64_t n)
 {
 	copy_mem((void *)mem, buf, n, false);
+}
+
+static void device_write(void *mem, const uint8_t *buf, uint64_t n)
+{
+	copy_mem(mem, (uint8_t *)buf, n, true);
 }
 #endif
 
@@ -433,7 +469,7 @@ static int copy_guarded(uint64_t cpu, uint8_t *buf, uint64_t n, bool write)
 	if (fault_guard_enter(&g, (uintptr_t)cpu, n))
 		return -EFAULT;
 	if (write)
-		copy_mem((void *)(uintptr_t)cpu, buf, n, true);
+		device_write((void *)(uintptr_t)cpu, buf, n);
 	else
 		device_read(buf, (const void *)(uintptr_t)cpu, n);
 	fault_guard_leave(&g);

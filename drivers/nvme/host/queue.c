@@ -327,7 +327,8 @@ int nvme_qpair_poll(struct nvme_qpair *qp, unsigned int max)
 		 * entry and the command's data are there (and a race checker
 		 * sees the same word released and acquired).
 		 */
-		uint64_t hi = le64toh(__atomic_load_n((uint64_t *)&cqe->sq_head, __ATOMIC_ACQUIRE));
+		uint64_t *half = __builtin_assume_aligned(&cqe->sq_head, 8); /* 16-byte entries */
+		uint64_t hi = le64toh(__atomic_load_n(half, __ATOMIC_ACQUIRE));
 		uint16_t status = (uint16_t)(hi >> 48);
 		struct nvme_request *rq;
 		uint16_t cid, slot;
