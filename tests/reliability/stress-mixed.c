@@ -26,7 +26,9 @@
  *   HETMEM_STRESS_UNMAP=1   the same, the slot's pages brought home first
  *   HETMEM_STRESS_MREMAP=1  (default) the remapper also moves slots with
  *                           mremap(), half of the time; a slot hetmem has
- *                           registered in parts is refused (EFAULT)
+ *                           registered in parts is several mappings, which
+ *                           mremap() refuses (EFAULT): such a slot is
+ *                           counted refused without asking
  *   HETMEM_STRESS_REUSE=1   (default) retired slots are unmapped rather
  *                           than kept reserved, so new mappings reuse
  *                           their addresses
@@ -339,10 +341,10 @@ static void home(struct stress *s, void *addr)
 }
 
 /*
- * mremap() of a slot refused with EFAULT: hetmem registered parts of it
- * with its userfaultfd, so it is several VMAs. Linux 6.17 moves the leading
- * VMAs that are not registered before it meets one that is: move back what
- * went.
+ * mremap() of a slot refused with EFAULT (with HETMEM_STRESS_RACE=1, when a
+ * migration registered part of it after one_mapping() looked): it is
+ * several VMAs. Linux 6.17 moves the leading VMAs that are not registered
+ * before it meets one that is: move back what went.
  */
 static bool put_back(uint8_t *old, uint8_t *res)
 {
@@ -360,6 +362,27 @@ static bool put_back(uint8_t *old, uint8_t *res)
 	return true;
 }
 
+/* Whether [addr, addr + len) is one mapping (one line of /proc/self/maps). */
+static bool one_mapping(uintptr_t addr, size_t len)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool one = false;
+
+	if (!f)
+		return true; /* cannot tell: let mremap() say */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && addr >= lo && addr < hi) {
+			one = addr + len <= hi;
+			break;
+		}
+	}
+	fclose(f);
+	return one;
+}
+
 /* Moves a slot elsewhere (contents kept) or replaces it with fresh zeroes. */
 static void *remapper(void *arg)
 {
@@ -373,7 +396,17 @@ static void *remapper(void *arg)
 
 		pthread_rwlock_wrlock(&sl->lock);
 		old = (void *)slot_addr(sl);
-		if (move) {
+		if (move && !s->race && !one_mapping((uintptr_t)old, SLOT_LEN)) {
+			/*
+			 * Registered in parts: mremap() would refuse it, and Linux
+			 * 6.17 moves the leading mappings first, leaving a hole
+			 * any thread's next mmap() may take before they are put
+			 * back. Nobody registers more of the slot while it is
+			 * locked, so asking first is exact.
+			 */
+			dst = old;
+			count(&s->refused, 1);
+		} else if (move) {
 			/* A reserved destination, so the slot really moves. */
 			void *res = new_mapping(SLOT_LEN, PROT_NONE);
 
