@@ -154,14 +154,13 @@ static void test_unmap_during_prefetch(void **state)
 	const size_t size = 4UL << 20;
 
 	for (int it = 0; it < 20; it++) {
-		char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-			       0);
+		char *p = hmm_map_guarded(size);
 		struct hetmem_mm *mm = hetmem_mm_get();
 		struct dmirror_counters c;
 		unsigned long sum = 0;
 		int waited = 0;
 
-		assert_true(p != MAP_FAILED);
+		assert_non_null(p);
 		memset(p, 3, size);
 		assert_int_equal(gpu_migrate(f->mirror[0], p, size, 1), (long)(size / HMM_PAGE));
 		/* In order: the second fault prefetches the rest, on the handler thread. */

@@ -171,6 +171,29 @@ static inline void hmm_buffer_free(struct hmm_buffer *b)
 	free(b);
 }
 
+/*
+ * An anonymous private read-write mapping of @len bytes between two
+ * PROT_NONE guard pages, so that the kernel cannot merge it with a
+ * neighbour. For buffers a GPU faults on: a fault's window and the
+ * migrations around it reach as far as the fault's mapping, and a merged
+ * neighbour may be a sanitizer's memory, which the thread servicing the
+ * fault then waits for (Documentation/reliability.md). munmap() of the
+ * buffer alone leaves the guards as reservations. NULL when it fails.
+ */
+static inline void *hmm_map_guarded(size_t len)
+{
+	char *p = mmap(NULL, len + 2 * HMM_PAGE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p + HMM_PAGE, len, PROT_READ | PROT_WRITE)) {
+		munmap(p, len + 2 * HMM_PAGE);
+		return NULL;
+	}
+	return p + HMM_PAGE;
+}
+
 /* A private anonymous read-write buffer of HMM_BUFFER_SIZE, with a mirror of the same size. */
 static inline struct hmm_buffer *hmm_anon_buffer(void)
 {

@@ -228,9 +228,8 @@ static void test_no_lost_writes(void **state)
 	struct hetmem_mm *mm;
 	int n = 0;
 
-	s.mem = mmap(NULL, NPAGES * HMM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		     -1, 0);
-	assert_true(s.mem != MAP_FAILED);
+	s.mem = hmm_map_guarded(NPAGES * HMM_PAGE);
+	assert_non_null(s.mem);
 	for (int k = 0; k < NWRITERS; k++) {
 		s.expect[k] = calloc(NPAGES, sizeof(uint64_t));
 		assert_non_null(s.expect[k]);
