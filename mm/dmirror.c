@@ -98,6 +98,12 @@ static bool dmirror_interval_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct dmirror *d = container_of(mni, struct dmirror, notifier);
 
+	pthread_mutex_lock(&d->mutex);
+	/*
+	 * Every change is logged: a transfer that ran without the mutex, or a
+	 * fault that looked before it, asks the log (struct dmirror_range_log).
+	 */
+	dmirror_log_add(&d->changed, range->start, range->end);
 	/*
 	 * Our own migrations update the table themselves, as the kernel
 	 * driver's do: a device that reaches system pages through the CPU's
@@ -105,12 +111,12 @@ static bool dmirror_interval_invalidate(struct mmu_interval_notifier *mni,
 	 * them by DMA address must let go of them before they move.
 	 */
 	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == d->mdevice->owner &&
-	    !d->mdevice->ops->unmap)
+	    !d->mdevice->ops->unmap) {
+		pthread_mutex_unlock(&d->mutex);
 		return true;
-	pthread_mutex_lock(&d->mutex);
+	}
 	mmu_interval_set_seq(mni, cur_seq);
 	dmirror_unmap_locked(d, range->start, range->end);
-	dmirror_log_add(&d->cleared, range->start, range->end);
 	if (range->event == MMU_NOTIFY_UNMAP)
 		dmirror_log_add(&d->unmapped, range->start, range->end);
 	pthread_mutex_unlock(&d->mutex);
@@ -271,7 +277,7 @@ static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range, const
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		uint64_t cleared;
+		uint64_t changed;
 
 		if (elapsed_ms(&t0) > HMM_RANGE_DEFAULT_TIMEOUT)
 			return -EBUSY;
@@ -280,7 +286,7 @@ static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range, const
 			memcpy(range->hmm_pfns, req, n * sizeof(*req));
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
 		pthread_mutex_lock(&d->mutex);
-		cleared = d->cleared.n;
+		changed = d->changed.n;
 		pthread_mutex_unlock(&d->mutex);
 		ret = hmm_range_fault(range);
 		if (ret == -EBUSY)
@@ -289,12 +295,12 @@ static int dmirror_range_fault(struct dmirror *d, struct hmm_range *range, const
 			return ret;
 		pthread_mutex_lock(&d->mutex);
 		/*
-		 * Our own migrations skip the notifier (as the kernel driver's),
-		 * but one taking a device page home clears the entries first
-		 * (dmirror_forget()): a page seen before that must not be mapped.
+		 * Our own migrations leave the sequence alone (as the kernel
+		 * driver's), but one taking a device page home was logged: a
+		 * page seen before it must not be mapped.
 		 */
 		if (!mmu_interval_read_retry(range->notifier, range->notifier_seq) &&
-		    !dmirror_log_hit(&d->cleared, cleared, range->start, range->end))
+		    !dmirror_log_hit(&d->changed, changed, range->start, range->end))
 			break;
 		pthread_mutex_unlock(&d->mutex);
 	}
@@ -526,12 +532,8 @@ int dmirror_migrate_range(struct dmirror *d, unsigned long start, unsigned long 
 		if (ret)
 			goto out;
 		dmirror_hook(DMIRROR_HOOK_TO_DEV, args.start, args.end);
-		if (args.cpages) {
-			/* Before anything is copied: see dmirror_note_moving(). */
-			if (!d->mdevice->ops->unmap)
-				dmirror_note_moving(d->mdevice, args.start, args.end);
+		if (args.cpages)
 			alloc_and_copy_to_dev(d, &args, pages, from);
-		}
 		migrate_vma_pages(&args);
 		finalize_and_map(d, &args);
 		for (unsigned long i = 0; i < args.npages; i++)

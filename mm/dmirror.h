@@ -139,8 +139,8 @@ struct dmirror {
 	struct list_head node; /* in mdevice->mirrors */
 	void *priv; /* the backend's */
 	struct dmirror_range_log unmapped; /* UNMAP invalidations */
-	/* every invalidation that reached the table, and dmirror_forget()'s runs */
-	struct dmirror_range_log cleared;
+	/* every invalidation, our own migrations' included (they clear nothing) */
+	struct dmirror_range_log changed;
 };
 
 /*
@@ -200,13 +200,6 @@ __internal long dmirror_range_to_sys(struct dmirror_device *mdevice, struct hetm
  */
 __internal long dmirror_evict_pfns(struct dmirror_device *mdevice, unsigned long first_pfn,
 				   unsigned long npages, bool *busy);
-/*
- * Our own migration to the device took the system pages of [start, end)
- * (they skip the notifier): every mirror of the device logs the range as
- * cleared, so a write by address that overtook it is done again.
- */
-__internal void dmirror_note_moving(struct dmirror_device *mdevice, unsigned long start,
-				    unsigned long end);
 /* Drops every mirror's entry for each address of @vas (mirrors_lock, then each mutex). */
 __internal void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas,
 			       unsigned long n);

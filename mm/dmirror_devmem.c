@@ -298,7 +298,7 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 			uint64_t *done, bool write)
 {
 	struct sys_copy *c = calloc(1, sizeof(*c));
-	uint64_t first = *done, cleared;
+	uint64_t first = *done, changed;
 	unsigned long va;
 	int ret = 0;
 
@@ -306,7 +306,7 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 		return -ENOMEM;
 	c->write = write;
 	pthread_mutex_lock(&d->mutex);
-	cleared = d->cleared.n; /* for writes (see below) */
+	changed = d->changed.n; /* for writes (see below) */
 	for (va = base + (*done << PAGE_SHIFT); va < end; va += PAGE_SIZE) {
 		unsigned long e = dmirror_pt_get(d, va), pfn = e >> DPT_SHIFT;
 		char *local = buf + (va - base);
@@ -348,7 +348,7 @@ static int anon_do_copy(struct dmirror *d, unsigned long base, unsigned long end
 		dmirror_hook(DMIRROR_HOOK_WRITTEN, base + (first << PAGE_SHIFT),
 			     base + (*done << PAGE_SHIFT));
 		pthread_mutex_lock(&d->mutex);
-		again = dmirror_log_hit(&d->cleared, cleared, base + (first << PAGE_SHIFT),
+		again = dmirror_log_hit(&d->changed, changed, base + (first << PAGE_SHIFT),
 					base + (*done << PAGE_SHIFT));
 		pthread_mutex_unlock(&d->mutex);
 		if (again) {

@@ -86,19 +86,6 @@ void dmirror_device_counters(struct dmirror_device *mdevice, struct dmirror_coun
 	c->evicted = __atomic_load_n(&mdevice->evicted, __ATOMIC_RELAXED);
 }
 
-void dmirror_note_moving(struct dmirror_device *mdevice, unsigned long start, unsigned long end)
-{
-	struct dmirror *d;
-
-	pthread_mutex_lock(&mdevice->mirrors_lock);
-	list_for_each_entry(d, &mdevice->mirrors, node) {
-		pthread_mutex_lock(&d->mutex);
-		dmirror_log_add(&d->cleared, start, end);
-		pthread_mutex_unlock(&d->mutex);
-	}
-	pthread_mutex_unlock(&mdevice->mirrors_lock);
-}
-
 void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas, unsigned long n)
 {
 	struct dmirror *d;
@@ -126,16 +113,6 @@ void dmirror_forget(struct dmirror_device *mdevice, const unsigned long *vas, un
 			if (!last)
 				first = vas[i];
 			last = vas[i] + PAGE_SIZE;
-		}
-		/*
-		 * Mapped here or not: a fault that saw these pages before they
-		 * were taken must not map them now (dmirror_range_fault()).
-		 */
-		for (unsigned long i = 0, j; i < n; i = j) {
-			for (j = i + 1; j < n && vas[j] == vas[j - 1] + PAGE_SIZE; j++)
-				;
-			if (vas[i])
-				dmirror_log_add(&d->cleared, vas[i], vas[j - 1] + PAGE_SIZE);
 		}
 		pthread_mutex_unlock(&d->mutex);
 	}
