@@ -11,6 +11,9 @@
  * page i backing the map's i-th pfn. page_free() counts, so a test can
  * tell that every page it put on the device was freed; migrate_to_ram()
  * brings the faulting page home with the usual three steps.
+ *
+ * The tests fill their buffers with one pattern (held_pattern()). The
+ * pattern helpers fail the test through cmocka: include <cmocka.h> first.
  */
 #ifndef HETMEM_TESTS_HMM_HELD_DRIVER_H
 #define HETMEM_TESTS_HMM_HELD_DRIVER_H
@@ -32,6 +35,31 @@ struct held_dev {
 	unsigned long allocated;
 	struct hetmem_mm *mm;
 };
+
+/* The byte the tests put at offset @i of a buffer. */
+static inline uint8_t held_pattern(unsigned long i)
+{
+	return (uint8_t)(i * 11 + 5);
+}
+
+/* @len bytes of fresh anonymous memory holding the pattern. */
+static inline uint8_t *held_map_pattern(unsigned long len)
+{
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	for (unsigned long i = 0; i < len; i++)
+		p[i] = held_pattern(i);
+	return p;
+}
+
+/* Fails the test at the first byte of [p, p + len) that is not the pattern. */
+static inline void held_assert_pattern(const uint8_t *p, unsigned long len)
+{
+	for (unsigned long i = 0; i < len; i++)
+		if (p[i] != held_pattern(i))
+			fail_msg("byte %lu is %#x, not %#x", i, p[i], held_pattern(i));
+}
 
 static struct held_dev *held_dev_of(const struct page *page)
 {

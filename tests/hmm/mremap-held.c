@@ -18,23 +18,6 @@
 #define NPAGES 16UL
 #define LEN    (NPAGES * HMM_PAGE)
 
-static uint8_t *mapped_pattern(unsigned long len)
-{
-	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	for (unsigned long i = 0; i < len; i++)
-		p[i] = (uint8_t)(i * 11 + 5);
-	return p;
-}
-
-static void assert_pattern(const uint8_t *p, unsigned long len)
-{
-	for (unsigned long i = 0; i < len; i++)
-		if (p[i] != (uint8_t)(i * 11 + 5))
-			fail_msg("byte %lu is %#x, not %#x", i, p[i], (uint8_t)(i * 11 + 5));
-}
-
 /* Moves @len bytes at @p to a fresh place; returns it. */
 static uint8_t *move(uint8_t *p, unsigned long len)
 {
@@ -54,7 +37,7 @@ static void test_moved_during_migration_home(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(LEN), *bounce = malloc(LEN), *q;
+	uint8_t *p = held_map_pattern(LEN), *bounce = malloc(LEN), *q;
 	struct migrate_vma args;
 
 	(void)state;
@@ -70,7 +53,7 @@ static void test_moved_during_migration_home(void **state)
 	/* Home at the new address: nothing is left on the device. */
 	assert_int_equal(held_device_pages_at(d, q, NPAGES), 0);
 	assert_int_equal(held_busy_pages(d), 0);
-	assert_pattern(q, LEN);
+	held_assert_pattern(q, LEN);
 	assert_int_equal(munmap(q, LEN), 0);
 	assert_int_equal(held_dev_destroy(d), 0);
 	free(bounce);
@@ -81,7 +64,7 @@ static void test_moved_during_migration_home_given_up(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(LEN), *q;
+	uint8_t *p = held_map_pattern(LEN), *q;
 	struct migrate_vma args;
 
 	(void)state;
@@ -91,7 +74,7 @@ static void test_moved_during_migration_home_given_up(void **state)
 	q = move(p, LEN);
 	migrate_vma_finalize(&args);
 	assert_int_equal(held_device_pages_at(d, q, NPAGES), NPAGES);
-	assert_pattern(q, LEN); /* CPU faults bring them home */
+	held_assert_pattern(q, LEN); /* CPU faults bring them home */
 	assert_int_equal(held_busy_pages(d), 0);
 	assert_int_equal(munmap(q, LEN), 0);
 	assert_int_equal(held_dev_destroy(d), 0);
@@ -102,7 +85,7 @@ static void test_moved_during_migration_to_dev(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(LEN), *q;
+	uint8_t *p = held_map_pattern(LEN), *q;
 	struct migrate_vma args;
 
 	(void)state;
@@ -115,7 +98,7 @@ static void test_moved_during_migration_to_dev(void **state)
 	migrate_vma_finalize(&args);
 	/* On the device at the new address; reading brings every byte home. */
 	assert_int_equal(held_device_pages_at(d, q, NPAGES), NPAGES);
-	assert_pattern(q, LEN);
+	held_assert_pattern(q, LEN);
 	assert_int_equal(held_busy_pages(d), 0);
 	assert_int_equal(munmap(q, LEN), 0);
 	assert_int_equal(held_dev_destroy(d), 0);
@@ -126,7 +109,7 @@ static void test_moved_before_finalize(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(LEN), *q;
+	uint8_t *p = held_map_pattern(LEN), *q;
 	struct migrate_vma args;
 
 	(void)state;
@@ -137,7 +120,7 @@ static void test_moved_before_finalize(void **state)
 	q = move(p, LEN);
 	migrate_vma_finalize(&args);
 	assert_int_equal(held_device_pages_at(d, q, NPAGES), NPAGES);
-	assert_pattern(q, LEN);
+	held_assert_pattern(q, LEN);
 	assert_int_equal(held_busy_pages(d), 0);
 	assert_int_equal(munmap(q, LEN), 0);
 	assert_int_equal(held_dev_destroy(d), 0);
@@ -152,7 +135,7 @@ static void test_moved_onto_held_address(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *old = mapped_pattern(LEN), *p = mapped_pattern(LEN), *q;
+	uint8_t *old = held_map_pattern(LEN), *p = held_map_pattern(LEN), *q;
 	struct migrate_vma args;
 
 	(void)state;
@@ -173,7 +156,7 @@ static void test_moved_onto_held_address(void **state)
 	/* The old migration lets go: the moved pages take their place. */
 	migrate_vma_finalize(&args);
 	assert_int_equal(held_device_pages_at(d, q, NPAGES), NPAGES);
-	assert_pattern(q, LEN);
+	held_assert_pattern(q, LEN);
 	assert_int_equal(held_busy_pages(d), 0);
 	assert_int_equal(munmap(q, LEN), 0);
 	assert_int_equal(held_dev_destroy(d), 0);
@@ -197,7 +180,7 @@ static void test_move_partly_registered_mapping_refused(void **state)
 	assert_non_null(buffer);
 	assert_int_equal(hmm_fixture_setup((void **)&f), 0);
 	for (unsigned long i = 0; i < HMM_BUFFER_SIZE; i++)
-		((uint8_t *)buffer->ptr)[i] = (uint8_t)(i * 11 + 5);
+		((uint8_t *)buffer->ptr)[i] = held_pattern(i);
 	/* Pages 0-15 on device 0, 64-71 mirrored by device 1. */
 	cmd.addr = (uintptr_t)buffer->ptr;
 	cmd.ptr = (uintptr_t)buffer->mirror;
@@ -218,9 +201,9 @@ static void test_move_partly_registered_mapping_refused(void **state)
 	assert_int_equal(dmirror_read(f->mirror[1], &cmd), 0);
 	for (unsigned long i = 0; i < 8 * HMM_PAGE; i++)
 		assert_int_equal(((uint8_t *)buffer->mirror)[i],
-				 (uint8_t)((64 * HMM_PAGE + i) * 11 + 5));
+				 held_pattern(64 * HMM_PAGE + i));
 	/* ... and the CPU every byte, those on device 0 included. */
-	assert_pattern(buffer->ptr, HMM_BUFFER_SIZE);
+	held_assert_pattern(buffer->ptr, HMM_BUFFER_SIZE);
 	hmm_fixture_teardown((void **)&f);
 	hmm_buffer_free(buffer);
 }
@@ -240,7 +223,7 @@ static void test_move_mirrored_mapping(void **state)
 	assert_non_null(buffer);
 	assert_int_equal(hmm_fixture_setup((void **)&f), 0);
 	for (unsigned long i = 0; i < HMM_BUFFER_SIZE; i++)
-		((uint8_t *)buffer->ptr)[i] = (uint8_t)(i * 11 + 5);
+		((uint8_t *)buffer->ptr)[i] = held_pattern(i);
 	cmd.addr = (uintptr_t)buffer->ptr + 16 * HMM_PAGE;
 	cmd.ptr = (uintptr_t)buffer->mirror;
 	cmd.npages = 16;
@@ -251,8 +234,8 @@ static void test_move_mirrored_mapping(void **state)
 	q = move(buffer->ptr, HMM_BUFFER_SIZE);
 	buffer->ptr = q;
 	assert_int_equal(hmm_dmirror_cmd(f->mirror[1], dmirror_read, buffer, HMM_NPAGES), 0);
-	assert_pattern(buffer->mirror, HMM_BUFFER_SIZE);
-	assert_pattern(q, HMM_BUFFER_SIZE);
+	held_assert_pattern(buffer->mirror, HMM_BUFFER_SIZE);
+	held_assert_pattern(q, HMM_BUFFER_SIZE);
 	hmm_fixture_teardown((void **)&f);
 	hmm_buffer_free(buffer);
 }

@@ -20,17 +20,6 @@
 
 #define NPAGES 16UL
 
-static uint8_t *mapped_pattern(unsigned long n)
-{
-	uint8_t *p = mmap(NULL, n * HMM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	for (unsigned long i = 0; i < n * HMM_PAGE; i++)
-		p[i] = (uint8_t)(i * 13 + 1);
-	return p;
-}
-
 /* Every device page the driver handed out was freed, and the map comes down. */
 static void assert_all_freed(struct held_dev *d)
 {
@@ -47,7 +36,7 @@ static void test_to_dev_unmapped_before_pages(void **state)
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
 	struct migrate_vma args;
-	uint8_t *p = mapped_pattern(NPAGES);
+	uint8_t *p = held_map_pattern(NPAGES * HMM_PAGE);
 
 	(void)state;
 	assert_non_null(d);
@@ -66,7 +55,7 @@ static void test_to_dev_unmapped_before_finalize(void **state)
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
 	struct migrate_vma args;
-	uint8_t *p = mapped_pattern(NPAGES);
+	uint8_t *p = held_map_pattern(NPAGES * HMM_PAGE);
 
 	(void)state;
 	assert_non_null(d);
@@ -85,7 +74,7 @@ static void test_to_sys_unmapped_before_pages(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(NPAGES), *bounce = malloc(NPAGES * HMM_PAGE);
+	uint8_t *p = held_map_pattern(NPAGES * HMM_PAGE), *bounce = malloc(NPAGES * HMM_PAGE);
 	struct migrate_vma args;
 
 	(void)state;
@@ -107,7 +96,7 @@ static void test_to_sys_unmapped_given_up(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(NPAGES);
+	uint8_t *p = held_map_pattern(NPAGES * HMM_PAGE);
 	struct migrate_vma args;
 
 	(void)state;
@@ -126,7 +115,7 @@ static void test_to_dev_half_unmapped(void **state)
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
 	struct migrate_vma args;
-	uint8_t *p = mapped_pattern(NPAGES);
+	uint8_t *p = held_map_pattern(NPAGES * HMM_PAGE);
 
 	(void)state;
 	assert_non_null(d);
@@ -138,7 +127,7 @@ static void test_to_dev_half_unmapped(void **state)
 	/* The half still mapped is on the device; reading it brings it home intact. */
 	assert_int_equal(held_device_pages_at(d, p, NPAGES / 2), NPAGES / 2);
 	for (unsigned long i = 0; i < NPAGES / 2 * HMM_PAGE; i++)
-		assert_int_equal(p[i], (uint8_t)(i * 13 + 1));
+		assert_int_equal(p[i], held_pattern(i));
 	assert_int_equal(munmap(p, NPAGES / 2 * HMM_PAGE), 0);
 	assert_all_freed(d);
 }
@@ -196,7 +185,7 @@ static void test_pages_freed_after_notifiers(void **state)
 	static const struct mmu_interval_notifier_ops ops = { .invalidate = note_freed };
 	struct mmu_interval_notifier sub = { 0 };
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(NPAGES);
+	uint8_t *p = held_map_pattern(NPAGES * HMM_PAGE);
 	unsigned long before;
 
 	(void)state;

@@ -17,16 +17,6 @@
 #define NPAGES 16UL
 #define LEN    (NPAGES * HMM_PAGE)
 
-static uint8_t *mapped_pattern(void)
-{
-	uint8_t *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	for (unsigned long i = 0; i < LEN; i++)
-		p[i] = (uint8_t)(i * 7 + 3);
-	return p;
-}
-
 /*
  * The mapping at @addr goes, for a reservation that keeps the address (no
  * other thread's mmap() can take it meanwhile): the same UNMAP event as a
@@ -73,7 +63,7 @@ static void test_reuse_during_migration_to_dev(void **state)
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
 	struct migrate_vma args;
-	uint8_t *p = mapped_pattern();
+	uint8_t *p = held_map_pattern(LEN);
 
 	(void)state;
 	assert_non_null(d);
@@ -94,7 +84,7 @@ static void test_reuse_during_migration_home(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(), *bounce = malloc(LEN);
+	uint8_t *p = held_map_pattern(LEN), *bounce = malloc(LEN);
 	struct migrate_vma args;
 
 	(void)state;
@@ -120,7 +110,7 @@ static void test_reuse_after_migration_home_given_up(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern();
+	uint8_t *p = held_map_pattern(LEN);
 	struct migrate_vma args;
 
 	(void)state;
@@ -141,7 +131,7 @@ static void test_reuse_written_during_migration_home(void **state)
 {
 	unsigned long src[NPAGES], dst[NPAGES];
 	struct held_dev *d = held_dev_create();
-	uint8_t *p = mapped_pattern(), *bounce = malloc(LEN);
+	uint8_t *p = held_map_pattern(LEN), *bounce = malloc(LEN);
 	struct migrate_vma args;
 
 	(void)state;
