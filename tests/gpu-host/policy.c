@@ -80,32 +80,6 @@ static void test_fault_maps_in_place(void **state)
 	munmap(p, SIZE);
 }
 
-/* Whether the kernel's record of the mapping at @addr has VmFlags @flag. */
-static bool vma_has_flag(const void *addr, const char *flag)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long a = (uintptr_t)addr, lo, hi;
-	bool in = false, found = false;
-	char line[512];
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = a >= lo && a < hi;
-			continue;
-		}
-		if (in && !strncmp(line, "VmFlags:", 8)) {
-			char want[8];
-
-			snprintf(want, sizeof(want), " %s", flag);
-			found = strstr(line, want) != NULL;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 /*
  * The window of pages mapped with a fault stays in the fault's mapping:
  * the next mapping up, present but never shown to the device, is neither
@@ -125,9 +99,9 @@ static void test_fault_window_stays_in_mapping(void **state)
 				 (uint64_t[]){ (uintptr_t)(next - HMM_PAGE / 4), HMM_PAGE / 4, 7 }, 3),
 			 0);
 	assert_int_equal(p[n / 4 - 1], 7);
-	assert_true(vma_has_flag(next - HMM_PAGE / 4, "uw")); /* watched: the device maps it */
-	assert_false(vma_has_flag(next, "uw"));
-	assert_false(vma_has_flag(next, "um"));
+	assert_true(hmm_vma_has_flag(next - HMM_PAGE / 4, "uw")); /* watched: the device maps it */
+	assert_false(hmm_vma_has_flag(next, "uw"));
+	assert_false(hmm_vma_has_flag(next, "um"));
 	munmap(p, 2 * n);
 }
 

@@ -63,26 +63,11 @@ static unsigned long thread_sp(const char *comm)
 	return 0;
 }
 
-/* Whether the mapping holding @addr is registered with a userfaultfd (VmFlags um/uw). */
+/* Whether the mapping holding @addr is registered with a userfaultfd. */
 static bool registered(unsigned long addr)
 {
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool in = false, reg = false;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = addr >= lo && addr < hi;
-			continue;
-		}
-		if (in && !strncmp(line, "VmFlags:", 8))
-			reg = strstr(line, " um") || strstr(line, " uw");
-	}
-	fclose(f);
-	return reg;
+	return hmm_vma_has_flag((const void *)addr, "um") ||
+	       hmm_vma_has_flag((const void *)addr, "uw");
 }
 
 static void test_handler_stack_refused(void **state)

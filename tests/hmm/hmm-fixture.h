@@ -194,6 +194,37 @@ static inline void *hmm_map_guarded(size_t len)
 	return p + HMM_PAGE;
 }
 
+/*
+ * Whether the kernel's record of the mapping holding @addr has VmFlags
+ * @flag ("um", "uw": registered with a userfaultfd for missing pages,
+ * write protection). Exits 1 when /proc/self/smaps cannot be read.
+ */
+static inline bool hmm_vma_has_flag(const void *addr, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long a = (uintptr_t)addr, lo, hi;
+	bool in = false, found = false;
+	char line[512], want[8];
+
+	if (!f) {
+		fprintf(stderr, "/proc/self/smaps: %s\n", strerror(errno));
+		exit(1);
+	}
+	snprintf(want, sizeof(want), " %s", flag);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			found = strstr(line, want) != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 /* A private anonymous read-write buffer of HMM_BUFFER_SIZE, with a mirror of the same size. */
 static inline struct hmm_buffer *hmm_anon_buffer(void)
 {

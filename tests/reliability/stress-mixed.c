@@ -362,25 +362,36 @@ static bool put_back(uint8_t *old, uint8_t *res)
 	return true;
 }
 
-/* Whether [addr, addr + len) is one mapping (one line of /proc/self/maps). */
-static bool one_mapping(uintptr_t addr, size_t len)
+/*
+ * The mapping holding @addr, from /proc/self/maps: its bounds and
+ * permissions ("rw-p"). False when nothing holds it or the file cannot be
+ * read (*@known false then).
+ */
+static bool mapping_of(uintptr_t addr, unsigned long *lo, unsigned long *hi, char perm[8],
+		       bool *known)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[512];
-	bool one = false;
+	bool found = false;
 
-	if (!f)
-		return true; /* cannot tell: let mremap() say */
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
+	*known = f != NULL;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%lx-%lx %7s", lo, hi, perm) == 3 && addr >= *lo && addr < *hi;
+	if (f)
+		fclose(f);
+	return found;
+}
 
-		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && addr >= lo && addr < hi) {
-			one = addr + len <= hi;
-			break;
-		}
-	}
-	fclose(f);
-	return one;
+/* Whether [addr, addr + len) is one mapping (one line of /proc/self/maps). */
+static bool one_mapping(uintptr_t addr, size_t len)
+{
+	unsigned long lo, hi;
+	char perm[8];
+	bool known;
+
+	if (mapping_of(addr, &lo, &hi, perm, &known))
+		return addr + len <= hi;
+	return !known; /* cannot tell: let mremap() say */
 }
 
 /* Moves a slot elsewhere (contents kept) or replaces it with fresh zeroes. */
@@ -453,31 +464,24 @@ static void *remapper(void *arg)
  */
 static bool page_mapped_rw(uintptr_t addr)
 {
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512], perm[8];
-	bool ok = false;
+	unsigned long lo, hi;
+	char perm[8], line[512];
+	bool known;
+	FILE *f;
 
-	if (!f)
+	if (mapping_of(addr, &lo, &hi, perm, &known) && addr + HMM_PAGE <= hi && perm[0] == 'r' &&
+	    perm[1] == 'w')
+		return true;
+	if (!known)
 		return true; /* cannot tell: read it */
-	while (!ok && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) == 3 && addr >= lo &&
-		    addr + HMM_PAGE <= hi)
-			ok = perm[0] == 'r' && perm[1] == 'w';
-	}
-	if (!ok) {
-		rewind(f);
-		while (fgets(line, sizeof(line), f)) {
-			unsigned long lo, hi;
-
-			if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi + SLOT_LEN > addr &&
-			    lo < addr + SLOT_LEN)
-				fprintf(stderr, "  %s", line);
-		}
-	}
-	fclose(f);
-	return ok;
+	f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi + SLOT_LEN > addr &&
+		    lo < addr + SLOT_LEN)
+			fprintf(stderr, "  %s", line);
+	if (f)
+		fclose(f);
+	return false;
 }
 
 /* Compare every byte of every slot with the model; returns the bytes that differ. */
